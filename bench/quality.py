@@ -1,0 +1,392 @@
+"""Quality benchmark: our generators beside SDV's, on Adult and California housing.
+
+For every (dataset, generator) pair: fit time (wall and CPU seconds), sampling time, peak memory
+(resident set of the worker process); SDMetrics' ``QualityReport`` score with its column-shape
+and column-pair parts (the peer's own judge); a classifier two-sample test (gradient boosting,
+5-fold, AUC; 0.5 means indistinguishable); train-synthetic-test-real against train-real-test-real
+utility on the target; the share of synthetic rows that copy a training row exactly. The ceiling
+row scores the real test set as if it were synthetic.
+
+SDV and SDMetrics are never project dependencies: they run in a separate interpreter
+(``OURO_BENCH_PYTHON``, default ``/work/bench-sdv-venv/bin/python``) as subprocesses of this
+script, exchanging CSV files in a work folder. Each fit runs in its own worker process so
+that time and memory are its own; finished fits are reused with ``--reuse``.
+
+    python bench/quality.py                       # everything (about 45 min on 2 CPU cores)
+    python bench/quality.py --datasets adult --generators tvae,tabddpm --no-results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "datasets"
+SDV_PYTHON = os.environ.get("OURO_BENCH_PYTHON", "/work/bench-sdv-venv/bin/python")
+
+OURS = ["gaussian_copula", "ctgan", "tvae", "tabddpm"]
+PEERS = ["sdv_gaussian_copula", "sdv_ctgan", "sdv_tvae"]
+CEILING = "real_test"
+DATASETS = {
+    "adult": {"file": "adult.csv.gz", "target": "income", "task": "classification"},
+    "california": {
+        "file": "california_housing.csv.gz",
+        "target": "median_house_value",
+        "task": "regression",
+    },
+}
+
+
+# --------------------------------------------------------------------------- data
+def load_split(name: str):
+    """Return (train, test) for a benchmark dataset: Adult's classic split, California 70/30."""
+    import numpy as np
+    import pandas as pd
+
+    spec = DATASETS[name]
+    df = pd.read_csv(DATA / spec["file"])
+    if "split" in df.columns:
+        train = df[df["split"] == "train"].drop(columns="split").reset_index(drop=True)
+        test = df[df["split"] == "test"].drop(columns="split").reset_index(drop=True)
+        return train, test
+    order = np.random.default_rng(0).permutation(len(df))
+    cut = int(round(0.7 * len(df)))
+    return (
+        df.iloc[np.sort(order[:cut])].reset_index(drop=True),
+        df.iloc[np.sort(order[cut:])].reset_index(drop=True),
+    )
+
+
+def sdv_metadata(df) -> dict:
+    """SDV single-table metadata: numbers numerical, everything else categorical.
+
+    SDV's detector marks California's longitude/latitude as PII and would anonymise them;
+    forcing plain sdtypes keeps the comparison about modelling.
+    """
+    import pandas as pd
+
+    columns = {}
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+            columns[col] = {"sdtype": "numerical"}
+        else:
+            columns[col] = {"sdtype": "categorical"}
+    return {"columns": columns}
+
+
+# --------------------------------------------------------------------------- workers
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_fit(args) -> None:
+    """Fit one generator on ``--train``, sample as many rows, write them and the timings."""
+    import pandas as pd
+
+    train = pd.read_csv(args.train)
+    base_rss = _rss_mb()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    if args.generator.startswith("sdv_"):
+        from sdv.metadata import Metadata
+        from sdv.single_table import (
+            CTGANSynthesizer,
+            GaussianCopulaSynthesizer,
+            TVAESynthesizer,
+        )
+
+        classes = {
+            "sdv_gaussian_copula": GaussianCopulaSynthesizer,
+            "sdv_ctgan": CTGANSynthesizer,
+            "sdv_tvae": TVAESynthesizer,
+        }
+        metadata = Metadata.load_from_dict({"tables": {"t": sdv_metadata(train)}})
+        model = classes[args.generator](metadata)
+        model.fit({"t": train})
+    else:
+        from ouroboros import synthesizers
+
+        model = synthesizers.create(args.generator, seed=args.seed)
+        model.fit(train)
+    fit_wall, fit_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    load_fit = os.getloadavg()[0]
+    wall0 = time.perf_counter()
+    if args.generator.startswith("sdv_"):
+        synth = model.sample(num_rows=len(train))["t"]
+    else:
+        synth = model.sample(len(train), seed=args.seed + 1)
+    sample_wall = time.perf_counter() - wall0
+    synth.to_csv(args.out, index=False)
+    result = {
+        "fit_s": fit_wall,
+        "fit_cpu_s": fit_cpu,
+        "sample_s": sample_wall,
+        "peak_mb": _rss_mb(),
+        "fit_mb": _rss_mb() - base_rss,
+        "load": load_fit,
+    }
+    Path(args.result).write_text(json.dumps(result))
+
+
+def worker_quality(args) -> None:
+    """SDMetrics' QualityReport of ``--synth`` against ``--real`` (runs in the SDV interpreter)."""
+    import pandas as pd
+    from sdmetrics.reports.single_table import QualityReport
+
+    real = pd.read_csv(args.real)
+    synth = pd.read_csv(args.synth)
+    report = QualityReport()
+    report.generate(real, synth[real.columns], sdv_metadata(real), verbose=False)
+    props = report.get_properties().set_index("Property")["Score"]
+    result = {
+        "quality": float(report.get_score()),
+        "shapes": float(props["Column Shapes"]),
+        "pairs": float(props["Column Pair Trends"]),
+    }
+    Path(args.result).write_text(json.dumps(result))
+
+
+# --------------------------------------------------------------------------- our judges
+def _features(frames, drop=()):
+    """Encode frames jointly for gradient boosting: categories as codes, numbers as floats."""
+    import numpy as np
+    import pandas as pd
+
+    cols = [c for c in frames[0].columns if c not in drop]
+    out = [np.empty((len(f), len(cols))) for f in frames]
+    categorical = []
+    for j, col in enumerate(cols):
+        values = [f[col] for f in frames]
+        if all(
+            pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v) for v in values
+        ):
+            for o, v in zip(out, values, strict=True):
+                o[:, j] = v.astype("float64").to_numpy(na_value=np.nan)
+            categorical.append(False)
+        else:
+            joined = pd.concat([v.astype("string") for v in values], ignore_index=True)
+            codes, _ = pd.factorize(joined, use_na_sentinel=True)
+            codes = np.where(codes < 0, np.nan, codes).astype("float64")
+            start = 0
+            for o, v in zip(out, values, strict=True):
+                o[:, j] = codes[start : start + len(v)]
+                start += len(v)
+            categorical.append(True)
+    return out, np.array(categorical)
+
+
+def detection_auc(real, synth, seed: int = 0) -> float:
+    """Mean 5-fold ROC AUC of gradient boosting telling real from synthetic rows."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    (xr, xs), cat = _features([real, synth])
+    x = np.vstack([xr, xs])
+    y = np.r_[np.zeros(len(xr)), np.ones(len(xs))]
+    aucs = []
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y):
+        clf = HistGradientBoostingClassifier(categorical_features=cat, random_state=seed)
+        clf.fit(x[tr], y[tr])
+        aucs.append(roc_auc_score(y[te], clf.predict_proba(x[te])[:, 1]))
+    return float(np.mean(aucs))
+
+
+def utility_score(train, test, target: str, task: str, seed: int = 0) -> float:
+    """Score on real test of gradient boosting trained on ``train``.
+
+    Classification: F1 of the minority class of the real test set (macro F1 if multiclass);
+    regression: R^2.
+    """
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.metrics import f1_score, r2_score
+
+    (xtr, xte), cat = _features([train, test], drop=[target])
+    if task == "regression":
+        model = HistGradientBoostingRegressor(categorical_features=cat, random_state=seed)
+        model.fit(xtr, train[target].to_numpy(dtype=float))
+        return float(r2_score(test[target].to_numpy(dtype=float), model.predict(xte)))
+    ytr, yte = train[target].astype(str).to_numpy(), test[target].astype(str).to_numpy()
+    model = HistGradientBoostingClassifier(categorical_features=cat, random_state=seed)
+    model.fit(xtr, ytr)
+    pred = model.predict(xte)
+    labels, counts = np.unique(yte, return_counts=True)
+    if len(labels) == 2:
+        return float(f1_score(yte, pred, pos_label=labels[np.argmin(counts)]))
+    return float(f1_score(yte, pred, average="macro"))
+
+
+def copy_share(train, synth) -> float:
+    """Share of synthetic rows equal, in every column, to some training row."""
+    import pandas as pd
+
+    def keys(df):
+        norm = pd.DataFrame(
+            {
+                c: (
+                    df[c].astype("float64")
+                    if pd.api.types.is_numeric_dtype(df[c])
+                    else df[c].astype("string")
+                )
+                for c in train.columns
+            }
+        )
+        return pd.util.hash_pandas_object(norm, index=False)
+
+    return float(keys(synth).isin(set(keys(train))).mean())
+
+
+# --------------------------------------------------------------------------- driver
+def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool) -> dict:
+    folder = work / dataset
+    res, out = folder / f"{gen}.fit.json", folder / f"{gen}.csv"
+    if reuse and res.exists() and out.exists():
+        return json.loads(res.read_text())
+    python = SDV_PYTHON if gen.startswith("sdv_") else sys.executable
+    cmd = [python, str(Path(__file__).resolve()), "_fit", "--generator", gen]
+    cmd += ["--train", str(folder / "train.csv"), "--out", str(out), "--result", str(res)]
+    cmd += ["--seed", str(seed)]
+    print(f"[{dataset}] fitting {gen} ...", flush=True)
+    subprocess.run(cmd, check=True)
+    return json.loads(res.read_text())
+
+
+def run_quality(gen: str, dataset: str, work: Path, reuse: bool) -> dict:
+    folder = work / dataset
+    res = folder / f"{gen}.quality.json"
+    if reuse and res.exists():
+        return json.loads(res.read_text())
+    cmd = [SDV_PYTHON, str(Path(__file__).resolve()), "_quality"]
+    cmd += ["--real", str(folder / "train.csv"), "--synth", str(folder / f"{gen}.csv")]
+    cmd += ["--result", str(res)]
+    subprocess.run(cmd, check=True)
+    return json.loads(res.read_text())
+
+
+def bench_dataset(dataset: str, gens: list[str], work: Path, seed: int, reuse: bool) -> list:
+    import pandas as pd
+
+    spec = DATASETS[dataset]
+    folder = work / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    train, test = load_split(dataset)
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / f"{CEILING}.csv", index=False)
+    trtr = utility_score(train, test, spec["target"], spec["task"], seed)
+    rows = []
+    for gen in gens:
+        fit = {} if gen == CEILING else run_fit(gen, dataset, work, seed, reuse)
+        synth = pd.read_csv(folder / f"{gen}.csv")
+        quality = run_quality(gen, dataset, work, reuse)
+        row = {"dataset": dataset, "generator": gen, **fit, **quality}
+        row["detection_auc"] = detection_auc(train, synth[train.columns], seed)
+        tstr = utility_score(synth[train.columns], test, spec["target"], spec["task"], seed)
+        row["utility"] = tstr / trtr
+        row["copies"] = copy_share(train, synth)
+        rows.append(row)
+        print(_line(row), flush=True)
+    return rows
+
+
+def _fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _line(r: dict) -> str:
+    return (
+        f"{r['dataset']:<11}{r['generator']:<21}fit {_fmt(r.get('fit_s'), '7.1f')} s  "
+        f"quality {r['quality']:.3f}  auc {r['detection_auc']:.3f}  "
+        f"utility {r['utility']:.3f}  copies {r['copies']:.4f}"
+    )
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    head = (
+        "| dataset | generator | fit s (wall) | fit s (CPU) | sample s | peak MB | load | "
+        "quality | shapes | pairs | detection AUC | utility | copies |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    body = "".join(
+        f"| {r['dataset']} | {r['generator']} | {_fmt(r.get('fit_s'), '.1f')} | "
+        f"{_fmt(r.get('fit_cpu_s'), '.1f')} | {_fmt(r.get('sample_s'), '.2f')} | "
+        f"{_fmt(r.get('peak_mb'), '.0f')} | {_fmt(r.get('load'), '.1f')} | "
+        f"{r['quality']:.3f} | {r['shapes']:.3f} | {r['pairs']:.3f} | "
+        f"{r['detection_auc']:.3f} | {r['utility']:.3f} | {r['copies']:.4f} |\n"
+        for r in rows
+    )
+    return (
+        f"Command: `{command}`\n\n"
+        "Quality = SDMetrics QualityReport (shapes: column shapes, pairs: column pair trends), "
+        "real = training split. Detection AUC: gradient boosting, 5-fold, real training rows "
+        "against as many synthetic rows (0.5 = indistinguishable). Utility: gradient boosting "
+        "trained on synthetic, scored on the real test split (F1 of the minority class, or "
+        "R^2), divided by the same trained on the real training split. Copies: share of "
+        "synthetic rows equal to a training row. `real_test` is the ceiling: the real test "
+        "split scored as if it were synthetic. Peak MB: peak resident memory of the worker "
+        "process (interpreter, data and model). Load: 1-minute load average at the end of the "
+        "fit (2 cores; above 2 means the fit shared the CPU). Fit CPU seconds count every "
+        "thread of the worker.\n\n" + head + body
+    )
+
+
+def write_results(text: str) -> None:
+    path = HERE / "RESULTS.md"
+    begin, end = "<!-- begin quality -->", "<!-- end quality -->"
+    section = f"{begin}\n## Quality against SDV\n\n{text}{end}\n"
+    old = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + section + old[old.index(end) + len(end) + 1 :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd")
+    fit = sub.add_parser("_fit")
+    fit.add_argument("--generator", required=True)
+    fit.add_argument("--train", required=True)
+    fit.add_argument("--out", required=True)
+    fit.add_argument("--result", required=True)
+    fit.add_argument("--seed", type=int, default=0)
+    qual = sub.add_parser("_quality")
+    qual.add_argument("--real", required=True)
+    qual.add_argument("--synth", required=True)
+    qual.add_argument("--result", required=True)
+    parser.add_argument("--datasets", default="adult,california")
+    parser.add_argument("--generators", default=",".join(OURS + PEERS + [CEILING]))
+    parser.add_argument("--workdir", default="/tmp/ouroboros-bench-quality")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse", action="store_true", help="reuse finished fits and scores")
+    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.cmd == "_fit":
+        worker_fit(args)
+        return
+    if args.cmd == "_quality":
+        worker_quality(args)
+        return
+    work = Path(args.workdir)
+    rows = []
+    for dataset in args.datasets.split(","):
+        rows += bench_dataset(dataset, args.generators.split(","), work, args.seed, args.reuse)
+    command = "python bench/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = markdown(rows, command.strip())
+    print(text)
+    if not args.no_results:
+        write_results(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The ``ouro`` command: a thin shell over the Python API.
+
+Our errors (and missing or unreadable files) become a one-line message and exit
+code 1; ``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from ouroboros.cli import core
+from ouroboros.errors import OuroborosError
+
+app = typer.Typer(
+    name="ouro",
+    help="Synthetic tabular data that knows about model collapse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Synthetic tabular data that knows about model collapse."""
+
+
+core.register(app)
+
+_USER_ERRORS = (OuroborosError, FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run ``ouro`` with ``argv``; return the exit code instead of exiting."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        app(args=argv, prog_name="ouro", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
+    except _USER_ERRORS as exc:
+        if debug:
+            raise
+        message = str(exc).splitlines()
+        print(f"error: {message[0] if message else type(exc).__name__}", file=sys.stderr)
+        for line in message[1:]:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,135 @@
+"""``ouro fit``, ``sample``, ``schema``, ``list`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ouroboros import datasets, synthesizers
+from ouroboros.cli._common import console, parse_params, step
+from ouroboros.errors import ParameterError
+from ouroboros.io import atomic_write_text, read_table, write_table
+from ouroboros.schema import Schema
+from ouroboros.summary import compare_columns, render_text
+
+DEFAULT_SYNTHESIZER = "gaussian_copula"
+
+
+def fit(
+    data: Path = typer.Argument(..., help="Training table (CSV or Parquet)."),
+    synth: str = typer.Option(DEFAULT_SYNTHESIZER, "--synth", "-s", help="Generator name."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Hyper-parameter KEY=VALUE."),
+    schema: Path = typer.Option(None, "--schema", help="Schema JSON (from `ouro schema`)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same model)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model file to write (.ouro)."),
+) -> None:
+    """Fit a generator on DATA and save it to one model file."""
+    params = parse_params(param)
+    if seed is not None:
+        params["seed"] = seed
+    model = synthesizers.create(synth, **params)
+    if "verbose" in model.param_names() and "verbose" not in params:
+        model.set_params(verbose=True)
+    _check_output_folder(output)
+    with step(f"reading {data.name}"):
+        table = read_table(data)
+    with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
+        model.fit(table, schema=schema)
+    model.save(output)
+    console.print(f"model written to [bold]{output}[/]")
+
+
+def sample(
+    model: Path = typer.Argument(..., help="Model file written by `ouro fit`."),
+    n: int = typer.Option(..., "-n", "--rows", help="Number of rows to draw."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output table (.csv or .parquet)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same rows)."),
+) -> None:
+    """Draw N synthetic rows from a saved model."""
+    if n <= 0:
+        raise ParameterError(f"-n must be a positive number of rows; got {n}")
+    _check_output_folder(output)
+    loaded = synthesizers.load(model)
+    with step(f"sampling {n:,} rows"):
+        table = loaded.sample(n, seed=seed)
+    write_table(table, output)
+    console.print(f"{n:,} rows written to [bold]{output}[/]")
+
+
+def schema(
+    data: Path = typer.Argument(..., help="Table (CSV or Parquet)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the schema JSON here."),
+) -> None:
+    """Detect and print the schema of DATA (edit it and pass it to `ouro fit --schema`)."""
+    detected = Schema.detect(read_table(data))
+    if output is None:
+        typer.echo(detected.to_json())
+        return
+    _check_output_folder(output)
+    detected.save(output)
+    table = Table("column", "kind", "dtype", "missing", "details")
+    for column in detected.columns:
+        details = (
+            f"{len(column.categories)} categories"
+            if column.categories is not None
+            else f"[{column.min}, {column.max}]"
+            if column.min is not None
+            else ""
+        )
+        table.add_row(
+            column.name, column.kind.value, column.dtype, f"{column.missing_fraction:.1%}", details
+        )
+    console.print(table, markup=False)
+    console.print(f"schema written to [bold]{output}[/]")
+
+
+def list_command() -> None:
+    """List the available generators."""
+    table = Table("generator", "description")
+    for name in synthesizers.list():
+        klass = synthesizers.get(name)
+        doc = (klass.__doc__ or "").strip().splitlines()
+        table.add_row(name, doc[0] if doc else "")
+    console.print(table)
+
+
+def demo(
+    output: Path = typer.Option(Path("ouro-demo"), "--output", "-o", help="Folder to write."),
+    synth: str = typer.Option(DEFAULT_SYNTHESIZER, "--synth", "-s", help="Generator name."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Fit a generator on the bundled Adult slice and compare real with synthetic."""
+    output.mkdir(parents=True, exist_ok=True)
+    with step("loading the bundled Adult census slice"):
+        real = datasets.load("adult")
+    model = synthesizers.create(synth, seed=seed)
+    with step(f"fitting {synth} on {len(real):,} rows"):
+        model.fit(real)
+    with step(f"sampling {len(real):,} rows"):
+        synthetic = model.sample(len(real), seed=seed)
+    write_table(synthetic, output / "synthetic.csv")
+    model.save(output / "model.ouro")
+    comparison = compare_columns(real, synthetic, model.schema_)
+    text = render_text(comparison)
+    atomic_write_text(output / "summary.txt", text)
+    typer.echo(text)
+    console.print(
+        f"wrote {output / 'synthetic.csv'}, {output / 'model.ouro'} and {output / 'summary.txt'}"
+    )
+
+
+def _check_output_folder(path: Path) -> None:
+    if not path.parent.exists():
+        raise ParameterError(
+            f"output {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(fit)
+    app.command()(sample)
+    app.command()(schema)
+    app.command("list")(list_command)
+    app.command()(demo)

@@ -1,0 +1,294 @@
+"""Reference models: recursive training where the theory has closed forms.
+
+Vectorised over thousands of independent trials, these simulators give the test oracle
+for the collapse lab and the theory curves its report overlays. Three models:
+
+- ``"gaussian"``: N(mean, var) refitted by maximum likelihood (``estimator="mle"``,
+  ddof=0, as in the notebook of Shumailov et al. 2024) or the unbiased estimator
+  (``estimator="unbiased"``, ddof=1).
+- ``"categorical"``: a distribution over ``len(probs)`` categories refitted by
+  frequencies (Shumailov et al. 2024, discrete case; Dohmatob et al. 2024, "A Tale of
+  Tails", for Zipf data).
+- ``"ols"``: ordinary least squares on a fixed design of ``sample_size`` rows drawn from
+  N(0, I_dim) once per trial, labels from the previous model plus fresh noise of known
+  standard deviation ``noise`` (Gerstgrasser et al. 2024).
+
+Indexing: row ``n`` of every parameter array holds the model after ``n`` fits, and row 0
+the true distribution. The first fit uses real data, so generation ``g`` of the lab
+corresponds to ``n = g + 1``. Strategies take the lab's names; ``curate`` uses the
+oracle verifier (the true log-likelihood ratio, i.e. a Bayes-optimal discriminator).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ouroboros.collapse import strategies
+from ouroboros.errors import ParameterError, check_param
+
+Rows = tuple[np.ndarray, ...]
+
+MODELS = ("gaussian", "categorical", "ols")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Fitted parameters of every trial after every fit.
+
+    ``params[name]`` has shape ``(trials, generations + 1, ...)``: gaussian ``mean`` and
+    ``var``; categorical ``probs``; ols ``coef``. ``truth`` holds the true parameters.
+    """
+
+    model: str
+    strategy: str
+    generations: int
+    sample_size: int
+    trials: int
+    params: dict[str, np.ndarray]
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.params[name]
+
+
+class _Gaussian:
+    def __init__(self, mean: float = 0.0, var: float = 1.0, estimator: str = "mle"):
+        check_param("var", var, isinstance(var, (int, float)) and var > 0, "a positive number")
+        check_param("estimator", estimator, estimator in ("mle", "unbiased"), "'mle' or 'unbiased'")
+        self.mean, self.var, self.ddof = float(mean), float(var), int(estimator == "unbiased")
+
+    def truth(self, trials: int) -> dict[str, np.ndarray]:
+        return {"mean": np.full(trials, self.mean), "var": np.full(trials, self.var)}
+
+    def real(self, trials: int, n: int, rng: np.random.Generator) -> Rows:
+        return (self.mean + math.sqrt(self.var) * rng.standard_normal((trials, n)),)
+
+    def fit(self, rows: Rows) -> dict[str, np.ndarray]:
+        (x,) = rows
+        return {"mean": x.mean(axis=1), "var": x.var(axis=1, ddof=self.ddof)}
+
+    def sample(self, params: dict, n: int, rng: np.random.Generator) -> Rows:
+        noise = rng.standard_normal((len(params["mean"]), n))
+        return (params["mean"][:, None] + np.sqrt(params["var"])[:, None] * noise,)
+
+    def log_ratio(self, rows: Rows, params: dict) -> np.ndarray:
+        (x,) = rows
+        var = np.maximum(params["var"][:, None], np.finfo(float).tiny)
+        true = -0.5 * (x - self.mean) ** 2 / self.var - 0.5 * math.log(self.var)
+        return true + 0.5 * (x - params["mean"][:, None]) ** 2 / var + 0.5 * np.log(var)
+
+
+class _Categorical:
+    def __init__(self, probs: Any = None):
+        p = np.asarray([0.5, 0.3, 0.15, 0.05] if probs is None else probs, dtype=float)
+        ok = p.ndim == 1 and len(p) >= 2 and bool(np.all(p >= 0)) and abs(p.sum() - 1) < 1e-9
+        check_param(
+            "probs", probs, ok, "a 1-D list of at least 2 non-negative numbers summing to 1"
+        )
+        self.probs = p / p.sum()
+
+    def truth(self, trials: int) -> dict[str, np.ndarray]:
+        return {"probs": np.broadcast_to(self.probs, (trials, len(self.probs))).copy()}
+
+    def real(self, trials: int, n: int, rng: np.random.Generator) -> Rows:
+        return self.sample(self.truth(trials), n, rng)
+
+    def fit(self, rows: Rows) -> dict[str, np.ndarray]:
+        (k,) = rows
+        trials, n = k.shape
+        flat = (k + np.arange(trials)[:, None] * len(self.probs)).ravel()
+        counts = np.bincount(flat, minlength=trials * len(self.probs)).reshape(trials, -1)
+        return {"probs": counts / n}
+
+    def sample(self, params: dict, n: int, rng: np.random.Generator) -> Rows:
+        # inverse-CDF draws for every trial at once: offsetting trial i's CDF by i keeps the
+        # concatenated CDFs sorted, so one searchsorted serves all trials
+        p = params["probs"]
+        trials, k = p.shape
+        cdf = np.cumsum(p, axis=1)
+        cdf[:, -1] = 1.0
+        offsets = np.arange(trials)[:, None]
+        u = rng.random((trials, n)) * (1 - 1e-12) + offsets
+        index = np.searchsorted((cdf + offsets).ravel(), u.ravel(), side="right")
+        return ((index.reshape(trials, n) - offsets * k).clip(0, k - 1),)
+
+    def log_ratio(self, rows: Rows, params: dict) -> np.ndarray:
+        (k,) = rows
+        model = np.take_along_axis(params["probs"], k, axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(self.probs[k]) - np.log(model)
+
+
+class _OLS:
+    def __init__(self, dim: int = 10, noise: float = 1.0, coef: Any = None):
+        check_param("dim", dim, isinstance(dim, int) and dim >= 1, "a positive integer")
+        check_param("noise", noise, isinstance(noise, (int, float)) and noise > 0, "positive")
+        w = np.ones(dim) / math.sqrt(dim) if coef is None else np.asarray(coef, dtype=float)
+        check_param("coef", coef, w.shape == (dim,), f"a vector of length dim={dim}")
+        self.dim, self.noise, self.coef = dim, float(noise), w
+        self.design: np.ndarray | None = None
+
+    def truth(self, trials: int) -> dict[str, np.ndarray]:
+        return {"coef": np.broadcast_to(self.coef, (trials, self.dim)).copy()}
+
+    def real(self, trials: int, n: int, rng: np.random.Generator) -> Rows:
+        if self.design is None:
+            self.design = rng.standard_normal((trials, n, self.dim))
+        return self.sample(self.truth(trials), n, rng)
+
+    def _rows_x(self, index: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(self.design, index[:, :, None], axis=1)
+
+    def fit(self, rows: Rows) -> dict[str, np.ndarray]:
+        index, y = rows
+        x = self._rows_x(index)
+        gram = np.einsum("tnd,tne->tde", x, x)
+        return {"coef": np.linalg.solve(gram, np.einsum("tnd,tn->td", x, y)[:, :, None])[..., 0]}
+
+    def sample(self, params: dict, n: int, rng: np.random.Generator) -> Rows:
+        trials, rows = self.design.shape[:2]
+        index = np.broadcast_to(np.arange(n) % rows, (trials, n))
+        mean = np.einsum("tnd,td->tn", self._rows_x(index), params["coef"])
+        return index, mean + self.noise * rng.standard_normal((trials, n))
+
+    def log_ratio(self, rows: Rows, params: dict) -> np.ndarray:
+        index, y = rows
+        x = self._rows_x(index)
+        true = y - np.einsum("tnd,d->tn", x, self.coef)
+        model = y - np.einsum("tnd,td->tn", x, params["coef"])
+        return (model**2 - true**2) / (2 * self.noise**2)
+
+
+def _concat(blocks: list[Rows]) -> Rows:
+    return tuple(np.concatenate(parts, axis=1) for parts in zip(*blocks, strict=True))
+
+
+def _take(rows: Rows, index: np.ndarray) -> Rows:
+    return tuple(np.take_along_axis(part, index, axis=1) for part in rows)
+
+
+def _where(mask: np.ndarray, a: Rows, b: Rows) -> Rows:
+    return tuple(np.where(mask, x, y) for x, y in zip(a, b, strict=True))
+
+
+def _smallest(keys: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k smallest keys of each row (k >= 1)."""
+    if k >= keys.shape[1]:
+        return np.broadcast_to(np.arange(keys.shape[1]), keys.shape).copy()
+    return np.argpartition(keys, k - 1, axis=1)[:, :k]
+
+
+def _slots(trials: int, size: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A mask with exactly k True slots per trial, chosen uniformly."""
+    mask = np.zeros((trials, size), dtype=bool)
+    if k:
+        np.put_along_axis(mask, _smallest(rng.random((trials, size)), k), True, axis=1)
+    return mask
+
+
+def simulate(
+    model: str,
+    *,
+    strategy: str | strategies.Strategy = "replace",
+    generations: int,
+    sample_size: int,
+    trials: int,
+    seed: int | None = None,
+    **params: Any,
+) -> Simulation:
+    """Refit ``model`` recursively ``generations`` times in ``trials`` independent trials.
+
+    ``sample_size`` is M, the rows per training set (T, the design rows, for ``ols``).
+    ``params`` are the model's: gaussian ``mean``, ``var``, ``estimator``; categorical
+    ``probs``; ols ``dim``, ``noise``, ``coef``. Memory grows with ``trials`` times the
+    largest training set (``generations * sample_size`` rows under ``accumulate``).
+    """
+    check_param("model", model, model in MODELS, f"one of {', '.join(MODELS)}")
+    for name, value, low in (("generations", generations, 1), ("trials", trials, 1)):
+        check_param(name, value, isinstance(value, int) and value >= low, f"an integer >= {low}")
+    check_param(
+        "sample_size",
+        sample_size,
+        isinstance(sample_size, int) and sample_size >= 2,
+        "an integer >= 2",
+    )
+    rule = strategies.parse(strategy)
+    try:
+        sim = {"gaussian": _Gaussian, "categorical": _Categorical, "ols": _OLS}[model](**params)
+    except TypeError as exc:
+        raise ParameterError(f"model {model!r}: {exc}") from None
+    if model == "ols" and sample_size < sim.dim + 2:
+        raise ParameterError(
+            f"model 'ols' needs sample_size >= dim + 2 = {sim.dim + 2}; got {sample_size}"
+        )
+    if rule.name not in _STEPS:
+        raise ParameterError(
+            f"the reference models know the strategies {', '.join(sorted(_STEPS))}; "
+            f"got {rule.spec!r}"
+        )
+    rng = np.random.default_rng(seed)
+    truth = sim.truth(trials)
+    history = {key: [value] for key, value in truth.items()}
+    real = sim.real(trials, sample_size, rng)
+    pool = [real]
+    current = sim.fit(real)
+    for key, value in current.items():
+        history[key].append(value)
+    for _ in range(2, generations + 1):
+        train = _STEPS[rule.name](rule, sim, current, pool, sample_size, rng)
+        current = sim.fit(train)
+        for key, value in current.items():
+            history[key].append(value)
+    stacked = {key: np.stack(values, axis=1) for key, values in history.items()}
+    known = {k: v for k, v in vars(sim).items() if k not in ("design", "ddof")}
+    if model == "gaussian":
+        known["estimator"] = "unbiased" if sim.ddof else "mle"
+    return Simulation(model, rule.spec, generations, sample_size, trials, stacked, known)
+
+
+def _replace(rule, sim, current, pool, size, rng) -> Rows:
+    return sim.sample(current, size, rng)
+
+
+def _accumulate(rule, sim, current, pool, size, rng) -> Rows:
+    pool.append(sim.sample(current, size, rng))
+    return _concat(pool)
+
+
+def _accumulate_subsample(rule, sim, current, pool, size, rng) -> Rows:
+    rows = _accumulate(rule, sim, current, pool, size, rng)
+    trials, total = rows[0].shape
+    return _take(rows, np.sort(_smallest(rng.random((trials, total)), size), axis=1))
+
+
+def _mix(rule, sim, current, pool, size, rng) -> Rows:
+    synthetic = sim.sample(current, size, rng)
+    mask = _slots(synthetic[0].shape[0], size, round(rule.share * size), rng)
+    return _where(mask, pool[0], synthetic)
+
+
+def _fresh(rule, sim, current, pool, size, rng) -> Rows:
+    synthetic = sim.sample(current, size, rng)
+    new = sim.sample(sim.truth(synthetic[0].shape[0]), size, rng)
+    mask = _slots(synthetic[0].shape[0], size, round(rule.share * size), rng)
+    return _where(mask, new, synthetic)
+
+
+def _curate(rule, sim, current, pool, size, rng) -> Rows:
+    candidates = sim.sample(current, rule.sample_size(size), rng)
+    score = sim.log_ratio(candidates, current)
+    return _take(candidates, np.sort(_smallest(-score, size), axis=1))
+
+
+_STEPS = {
+    "replace": _replace,
+    "accumulate": _accumulate,
+    "accumulate-subsample": _accumulate_subsample,
+    "mix": _mix,
+    "fresh": _fresh,
+    "curate": _curate,
+}

@@ -1,0 +1,354 @@
+"""Strategies: how generation g's training set is built from real and earlier synthetic data.
+
+Generation 0 always trains on the real training rows; a strategy decides every later
+generation's training set. Each strategy cites the paper that studied it, and the same
+names drive the reference simulators in :mod:`ouroboros.collapse.reference`.
+
+>>> from ouroboros.collapse import strategies
+>>> strategies.parse("mix:0.2").spec
+'mix:0.2'
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ouroboros.errors import CollapseError, ParameterError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One block of a training set: ``rows`` rows that came from the real data
+    (``generation`` is None) or from the synthetic sample of ``generation``."""
+
+    generation: int | None
+    rows: int
+
+    @property
+    def kind(self) -> str:
+        return "real" if self.generation is None else "synthetic"
+
+
+@dataclass
+class TrainingSet:
+    """The rows generation g trains on, where they came from, and strategy diagnostics."""
+
+    data: pd.DataFrame
+    provenance: builtins.list[Source]
+    info: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Pool:
+    """What a strategy may draw from.
+
+    ``real`` holds the real rows generation 0 trained on (``size`` of them); ``reserve``
+    the real training rows never used yet, in a fixed random order; ``synthetic(k)``
+    returns generation k's synthetic sample.
+    """
+
+    real: pd.DataFrame
+    reserve: pd.DataFrame
+    synthetic: Callable[[int], pd.DataFrame]
+    size: int
+
+
+Verifier = Callable[[pd.DataFrame, pd.DataFrame, np.random.Generator], np.ndarray]
+
+
+class Strategy(ABC):
+    """Base class of a data strategy for recursive training.
+
+    A strategy with a parameter (``mix:λ``) names it in ``param`` and stores it under
+    that attribute; :func:`parse` builds one from its text form.
+    """
+
+    name: ClassVar[str]
+    citation: ClassVar[str]
+    description: ClassVar[str]
+    param: ClassVar[str | None] = None
+
+    @property
+    def value(self) -> float | None:
+        """The strategy's parameter (share or keep rate), if it has one."""
+        return None if self.param is None else getattr(self, self.param)
+
+    @property
+    def spec(self) -> str:
+        """Text form, e.g. ``mix:0.2``; the label used in results and reports."""
+        return self.name if self.param is None else f"{self.name}:{self.value:g}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Strategy) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+    def validate(self) -> None:
+        """Raise :class:`ParameterError` if the parameter is out of range."""
+
+    def sample_size(self, size: int) -> int:
+        """Rows to draw from each generation's model when training sets hold ``size`` rows."""
+        return size
+
+    def real_rows_needed(self, size: int, generations: int) -> int:
+        """Real training rows a whole run of ``generations`` generations consumes."""
+        return size
+
+    @abstractmethod
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        """The training set of ``generation`` (>= 1)."""
+
+
+def _share(name: str, value: object) -> None:
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(float(value)) and 0.0 <= float(value) <= 1.0
+    if not ok:
+        raise ParameterError(
+            f"strategy {name!r}: the share must be a number in [0, 1], e.g. '{name}:0.2'; "
+            f"got {value!r}"
+        )
+
+
+def _rows(frame: pd.DataFrame, count: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``count`` rows of ``frame`` drawn uniformly without replacement."""
+    return frame.iloc[np.sort(rng.choice(len(frame), size=count, replace=False))]
+
+
+def _concat(frames: builtins.list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return (
+        pd.concat(frames, ignore_index=True)
+        if len(frames) > 1
+        else frames[0].reset_index(drop=True)
+    )
+
+
+class Replace(Strategy):
+    name = "replace"
+    citation = (
+        "Shumailov et al. 2024, 'AI models collapse when trained on recursively generated data'"
+    )
+    description = "trains only on the previous generation's synthetic sample"
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        data = pool.synthetic(generation - 1)
+        return TrainingSet(data, [Source(generation - 1, len(data))])
+
+
+class Accumulate(Strategy):
+    name = "accumulate"
+    citation = (
+        "Gerstgrasser et al. 2024, 'Is Model Collapse Inevitable? Breaking the Curse of "
+        "Recursion by Accumulating Real and Synthetic Data'"
+    )
+    description = "trains on the real data plus every earlier generation's synthetic sample"
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        frames = [pool.real] + [pool.synthetic(k) for k in range(generation)]
+        provenance = [Source(None, len(pool.real))]
+        provenance += [Source(k, len(frames[k + 1])) for k in range(generation)]
+        return TrainingSet(_concat(frames), provenance)
+
+
+class AccumulateSubsample(Strategy):
+    name = "accumulate-subsample"
+    citation = (
+        "Kazdan et al. 2024, 'Collapse or Thrive? Perils and Promises of Synthetic Data in a "
+        "Self-Generating World'"
+    )
+    description = "draws a fixed-size training set from real plus all earlier synthetic data"
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        frames = [pool.real] + [pool.synthetic(k) for k in range(generation)]
+        owners = np.repeat(np.arange(-1, generation), [len(f) for f in frames])
+        chosen = np.sort(rng.choice(len(owners), size=pool.size, replace=False))
+        data = _concat(frames).iloc[chosen].reset_index(drop=True)
+        counts = np.bincount(owners[chosen] + 1, minlength=generation + 1)
+        provenance = [
+            Source(None if k < 0 else int(k), int(counts[k + 1]))
+            for k in range(-1, generation)
+            if counts[k + 1]
+        ]
+        return TrainingSet(data, provenance)
+
+
+class Mix(Strategy):
+    name = "mix"
+    param = "share"
+    citation = (
+        "Bertrand et al. 2024, 'On the Stability of Iterative Retraining of Generative Models "
+        "on their Own Data'"
+    )
+    description = "keeps a fixed share of real rows (drawn from the original real data)"
+
+    def __init__(self, share: float):
+        self.share = share
+
+    def validate(self) -> None:
+        _share(self.name, self.share)
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        n_real = round(self.share * pool.size)
+        real = _rows(pool.real, n_real, rng)
+        previous = pool.synthetic(generation - 1)
+        synthetic = _rows(previous, pool.size - n_real, rng)
+        provenance = [Source(None, n_real), Source(generation - 1, pool.size - n_real)]
+        return TrainingSet(_concat([real, synthetic]), [p for p in provenance if p.rows])
+
+
+class Fresh(Strategy):
+    name = "fresh"
+    param = "share"
+    citation = "Alemohammad et al. 2024, 'Self-Consuming Generative Models Go MAD'"
+    description = "adds a share of new real rows each generation, never used before"
+
+    def __init__(self, share: float):
+        self.share = share
+
+    def validate(self) -> None:
+        _share(self.name, self.share)
+
+    def real_rows_needed(self, size: int, generations: int) -> int:
+        return size + (generations - 1) * round(self.share * size)
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        n_new = round(self.share * pool.size)
+        start = (generation - 1) * n_new
+        if start + n_new > len(pool.reserve):
+            raise CollapseError(
+                f"strategy {self.spec!r} needs {n_new} new real rows at generation {generation} "
+                f"but only {len(pool.reserve) - start} unused real rows are left; give more real "
+                "rows, a smaller sample_size or a smaller share"
+            )
+        fresh = pool.reserve.iloc[start : start + n_new]
+        synthetic = _rows(pool.synthetic(generation - 1), pool.size - n_new, rng)
+        provenance = [Source(None, n_new), Source(generation - 1, pool.size - n_new)]
+        return TrainingSet(_concat([fresh, synthetic]), [p for p in provenance if p.rows])
+
+
+class Curate(Strategy):
+    """Keep the most realistic synthetic rows according to a verifier.
+
+    Each generation draws ``size / keep`` rows from the previous model and keeps the
+    ``size`` rows the verifier scores highest. A verifier is any callable
+    ``verifier(real, candidates, rng) -> scores`` (higher is more realistic) or a
+    boolean mask (rows that pass; the training set may then be smaller). The default
+    is :class:`ouroboros.collapse.verifiers.Discriminator`.
+    """
+
+    name = "curate"
+    param = "keep"
+    citation = (
+        "Feng et al. 2024, 'Beyond Model Collapse: Scaling Up with Synthesized Data Requires "
+        "Verification'"
+    )
+    description = "filters each synthetic sample with a verifier before training on it"
+
+    def __init__(self, keep: float = 0.5, verifier: Verifier | None = None):
+        self.keep = keep
+        self.verifier = verifier
+
+    def validate(self) -> None:
+        _share(self.name, self.keep)
+        if self.keep == 0:
+            raise ParameterError("strategy 'curate': the keep rate must be above 0; got 0")
+
+    def sample_size(self, size: int) -> int:
+        return math.ceil(size / self.keep - 1e-9)
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        from ouroboros.collapse.verifiers import Discriminator
+
+        candidates = pool.synthetic(generation - 1)
+        verifier = self.verifier or Discriminator()
+        scores = np.asarray(verifier(pool.real, candidates, rng))
+        if scores.shape != (len(candidates),):
+            raise CollapseError(
+                f"the curate verifier returned {scores.shape} scores for {len(candidates)} rows"
+            )
+        if scores.dtype == bool:
+            chosen = np.flatnonzero(scores)[: pool.size]
+        else:
+            chosen = np.sort(np.argsort(-scores, kind="stable")[: pool.size])
+        if len(chosen) == 0:
+            raise CollapseError(f"the curate verifier kept none of the {len(candidates)} rows")
+        data = candidates.iloc[chosen].reset_index(drop=True)
+        return TrainingSet(
+            data,
+            [Source(generation - 1, len(data))],
+            {"keep_rate": len(data) / len(candidates)},
+        )
+
+
+_REGISTRY: dict[str, type[Strategy]] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Add a strategy class to the registry (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)) or not getattr(cls, "name", ""):
+        raise ParameterError(f"register expects a named Strategy subclass; got {cls!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+for _cls in (Replace, Accumulate, AccumulateSubsample, Mix, Fresh, Curate):
+    register(_cls)
+
+
+def list() -> builtins.list[str]:  # noqa: A001 - mirrors ouroboros.synthesizers.list
+    """Names of the registered strategies."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Strategy]:
+    """The strategy class registered under ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ParameterError(
+            f"unknown strategy {name!r}; choose from {', '.join(list())}"
+        ) from None
+
+
+def parse(spec: str | Strategy) -> Strategy:
+    """A validated strategy from its text form (``replace``, ``mix:0.2``, ``curate:0.5``...)."""
+    if isinstance(spec, Strategy):
+        spec.validate()
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ParameterError(f"a strategy must be a name such as 'mix:0.2'; got {spec!r}")
+    name, _, raw = spec.strip().partition(":")
+    cls = get(name.strip())
+    if cls.param is None:
+        if raw:
+            raise ParameterError(f"strategy {name!r} takes no parameter; got {spec!r}")
+        strategy = cls()
+    elif raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ParameterError(
+                f"strategy {name!r}: {raw!r} is not a number; write e.g. '{name}:0.2'"
+            ) from None
+        strategy = cls(**{cls.param: value})
+    else:
+        try:
+            strategy = cls()
+        except TypeError:
+            raise ParameterError(
+                f"strategy {name!r} needs its {cls.param}, e.g. '{name}:0.2'"
+            ) from None
+    strategy.validate()
+    return strategy

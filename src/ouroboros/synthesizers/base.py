@@ -1,0 +1,369 @@
+"""The :class:`Synthesizer` contract every generator follows.
+
+Template methods in the style of SDV's ``BaseSynthesizer`` and scikit-learn's
+estimators: the public :meth:`Synthesizer.fit` and :meth:`Synthesizer.sample`
+validate input, handle the schema, the reversible transforms and seeding, then
+call the small ``_fit``/``_sample`` that each generator implements on the
+encoded matrix. Constructors only store parameters; fitted state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ouroboros import __version__
+from ouroboros.errors import (
+    ConditionError,
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+)
+from ouroboros.schema import ColumnKind, Schema
+from ouroboros.synthesizers.modelfile import read_model, write_model
+from ouroboros.transforms import TableTransformer
+
+#: rows drawn per round of rejection sampling, as a multiple of the rows asked for
+_REJECTION_BATCH = 4
+_REJECTION_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Capabilities of a generator, read by the shared checks and the CLI."""
+
+    conditioning: str = "rejection"  # "native" (built into the model) or "rejection"
+    requires_torch: bool = False
+    handles_missing: bool = True
+    differential_privacy: bool = False
+    deterministic: bool = True
+
+
+class Synthesizer(ABC):
+    """Base class of every generator.
+
+    Subclasses declare their hyper-parameters as keyword-only ``__init__``
+    arguments stored under the same name, set ``name`` and ``tags``, and implement
+    ``_fit(matrix, rng)``, ``_sample(n, rng)``, ``_get_state()`` and
+    ``_set_state(state)``. ``test_params`` holds cheap settings for the contract
+    checks (e.g. one epoch).
+    """
+
+    name: ClassVar[str] = ""
+    tags: ClassVar[Tags] = Tags()
+    test_params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, *, seed: int | None = None):
+        self.seed = seed
+
+    # ------------------------------------------------------------ parameters
+    @classmethod
+    def param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.name != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as given."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params: Any) -> Synthesizer:
+        unknown = set(params) - set(self.param_names())
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__} has no parameters {sorted(unknown)}; "
+                f"it takes {self.param_names()}"
+            )
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _check_params(self) -> None:
+        """Validate hyper-parameters; subclasses extend it (called at the start of fit)."""
+        if self.seed is not None and (
+            not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool)
+        ):
+            raise ParameterError(f"parameter 'seed' must be an integer or None; got {self.seed!r}")
+
+    # ------------------------------------------------------------ fitting
+    def _transformer_options(self) -> dict[str, Any]:
+        """Keyword arguments for this generator's :class:`TableTransformer`."""
+        return {}
+
+    def fit(
+        self, data: pd.DataFrame, schema: Schema | dict | str | os.PathLike | None = None
+    ) -> Synthesizer:
+        """Learn the distribution of ``data``; ``schema`` overrides detected column kinds."""
+        self._check_params()
+        schema = _resolve_schema(data, schema)
+        rng = np.random.default_rng(self.seed)
+        self.schema_ = schema
+        self.transformer_ = TableTransformer(schema, **self._transformer_options()).fit(data, rng)
+        matrix = self.transformer_.transform(data, rng)
+        self.n_training_rows_ = len(data)
+        self._fit(matrix, rng)
+        self.sample_rng_ = np.random.default_rng(rng.integers(2**63))
+        return self
+
+    @abstractmethod
+    def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        """Fit the model on the encoded matrix (float32, one row per training row)."""
+
+    # ------------------------------------------------------------ sampling
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "transformer_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(data) first"
+            )
+
+    def sample(
+        self, n: int, seed: int | None = None, conditions: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows with exactly the training columns, order and dtypes.
+
+        ``seed`` makes the draw reproducible; without it the model's own generator
+        advances. ``conditions`` maps a column to a value (categorical, integer) or
+        to a ``(low, high)`` range (numeric, datetime) that every row must meet.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ParameterError(f"parameter 'n' must be a positive integer; got {n!r}")
+        n = int(n)
+        rng = self.sample_rng_ if seed is None else np.random.default_rng(seed)
+        if conditions:
+            predicates = self._condition_predicates(conditions)
+            table = self._sample_conditional(n, rng, conditions, predicates)
+        else:
+            table = self.transformer_.inverse_transform(self._sample(n, rng), rng)
+        return table.reset_index(drop=True)
+
+    @abstractmethod
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` rows of the encoded matrix."""
+
+    def _sample_conditional(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        conditions: dict[str, Any],
+        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
+    ) -> pd.DataFrame:
+        """Rows meeting ``conditions``; rejection sampling unless a subclass does better."""
+        return self._rejection_sample(
+            n,
+            rng,
+            predicates,
+            lambda m: self.transformer_.inverse_transform(self._sample(m, rng), rng),
+        )
+
+    def _rejection_sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
+        draw: Callable[[int], pd.DataFrame],
+    ) -> pd.DataFrame:
+        """Draw batches from ``draw`` and keep rows meeting every predicate, or give up clearly."""
+        kept, total, drawn = [], 0, 0
+        batch = max(n * _REJECTION_BATCH, 256)
+        for _ in range(_REJECTION_ROUNDS):
+            table = draw(batch)
+            drawn += len(table)
+            mask = np.ones(len(table), dtype=bool)
+            for column, predicate in predicates.items():
+                mask &= predicate(table[column])
+            kept.append(table[mask])
+            total += int(mask.sum())
+            if total >= n:
+                return pd.concat(kept, ignore_index=True).iloc[:n]
+        raise ConditionError(
+            f"the conditions {sorted(predicates)} were met by only {total} of {drawn} sampled "
+            f"rows, fewer than the {n} asked for; widen the conditions or ask for fewer rows"
+        )
+
+    def _condition_predicates(
+        self, conditions: dict[str, Any]
+    ) -> dict[str, Callable[[pd.Series], np.ndarray]]:
+        """Check every condition against the schema and turn it into a row predicate."""
+        problems, predicates = [], {}
+        for column, wanted in conditions.items():
+            if column not in self.schema_:
+                problems.append(f"condition on {column!r}: no such column")
+                continue
+            info = self.schema_[column]
+            if info.kind in (ColumnKind.IDENTIFIER, ColumnKind.CONSTANT):
+                problems.append(
+                    f"condition on {column!r}: {info.kind.value} columns are not modelled"
+                )
+                continue
+            if isinstance(wanted, (tuple, list)) and len(wanted) == 2:
+                if info.kind is ColumnKind.CATEGORICAL:
+                    problems.append(f"condition on {column!r}: give one category, not a range")
+                    continue
+                low, high = _bounds(info, wanted)
+                lo_seen, hi_seen = info.numeric_bounds()
+                if low > high or high < lo_seen or low > hi_seen:
+                    problems.append(
+                        f"condition on {column!r}: range {tuple(wanted)} is empty or outside the "
+                        f"training range [{info.min}, {info.max}]"
+                    )
+                    continue
+                predicates[column] = _range_predicate(info, low, high)
+            else:
+                if info.kind is ColumnKind.CATEGORICAL:
+                    allowed = info.categories or []
+                    if not any(_same(wanted, c) for c in allowed):
+                        problems.append(
+                            f"condition on {column!r}: {wanted!r} never occurs in the training data; "
+                            f"seen values include {allowed[:10]}"
+                        )
+                        continue
+                elif info.kind is ColumnKind.INTEGER:
+                    if not info.min <= wanted <= info.max:
+                        problems.append(
+                            f"condition on {column!r}: {wanted!r} is outside the training range "
+                            f"[{info.min}, {info.max}]"
+                        )
+                        continue
+                else:
+                    problems.append(
+                        f"condition on {column!r}: a {info.kind.value} column takes a (low, high) range"
+                    )
+                    continue
+                predicates[column] = _equal_predicate(wanted)
+        if problems:
+            raise ConditionError("; ".join(problems))
+        return predicates
+
+    # ------------------------------------------------------------ persistence
+    @abstractmethod
+    def _get_state(self) -> dict[str, Any]:
+        """The fitted model as JSON-able values and numpy arrays."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`_get_state` returned."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to one ``.ouro`` file (JSON + arrays, never a pickle)."""
+        self._check_fitted()
+        header = {
+            "class": self.name,
+            "params": self.get_params(),
+            "schema": self.schema_.to_dict(),
+            "n_training_rows": self.n_training_rows_,
+        }
+        state = {
+            "transformer": self.transformer_.to_state(),
+            "model": self._get_state(),
+            "sample_rng": self.sample_rng_.bit_generator.state,
+        }
+        return write_model(path, header, state)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Synthesizer:
+        """Load a model written by :meth:`save`; the class comes from the registry only."""
+        from ouroboros.synthesizers.registry import get
+
+        header, state = read_model(path)
+        name = header.get("class")
+        try:
+            klass = get(name)
+        except ParameterError as exc:
+            raise ModelFileError(
+                f"{str(path)!r} holds a model of unknown class {name!r}; install the plugin "
+                "that provides it"
+            ) from exc
+        if cls is not Synthesizer and not issubclass(klass, cls):
+            raise ModelFileError(f"{str(path)!r} holds a {name!r} model, not a {cls.__name__}")
+        try:
+            model = klass(**header.get("params", {}))
+            model.schema_ = Schema.from_dict(header["schema"])
+            model.transformer_ = TableTransformer.from_state(state["transformer"], model.schema_)
+            model.n_training_rows_ = int(header.get("n_training_rows", 0))
+            model._set_state(state["model"])
+            model.sample_rng_ = np.random.default_rng()
+            model.sample_rng_.bit_generator.state = state["sample_rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{str(path)!r} is inconsistent: {exc!r}") from exc
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary: class, parameters, library version, training size."""
+        self._check_fitted()
+        return {
+            "class": self.name,
+            "params": self.get_params(),
+            "library_version": __version__,
+            "n_training_rows": self.n_training_rows_,
+            "tags": asdict(self.tags),
+        }
+
+
+def _resolve_schema(data: pd.DataFrame, schema: Any) -> Schema:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"fit expects a pandas DataFrame, got {type(data).__name__}")
+    if schema is None:
+        return Schema.detect(data)
+    if isinstance(schema, (str, os.PathLike)):
+        schema = Schema.load(schema)
+    elif isinstance(schema, dict):
+        schema = Schema.from_dict(schema)
+    elif not isinstance(schema, Schema):
+        raise ParameterError(
+            f"parameter 'schema' must be a Schema, a dict or a JSON path; got {type(schema).__name__}"
+        )
+    return schema.conform(data)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that does not take ``True`` for ``1``."""
+    if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _bounds(info, wanted) -> tuple[float, float]:
+    low, high = wanted
+    if info.kind is ColumnKind.DATETIME:
+        from ouroboros.schema import _datetime_seconds
+
+        return _datetime_seconds(str(pd.Timestamp(low))), _datetime_seconds(str(pd.Timestamp(high)))
+    return float(low), float(high)
+
+
+def _range_predicate(info, low: float, high: float) -> Callable[[pd.Series], np.ndarray]:
+    def predicate(values: pd.Series) -> np.ndarray:
+        if info.kind is ColumnKind.DATETIME:
+            stamps = pd.to_datetime(values, format=info.datetime_format)
+            if getattr(stamps.dtype, "tz", None) is not None:
+                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+            numbers = (stamps - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+        else:
+            numbers = values.astype("float64")
+        numbers = np.asarray(numbers, dtype="float64")
+        return (numbers >= low) & (numbers <= high)
+
+    return predicate
+
+
+def _equal_predicate(wanted: Any) -> Callable[[pd.Series], np.ndarray]:
+    def predicate(values: pd.Series) -> np.ndarray:
+        return np.asarray(values == wanted, dtype=bool)
+
+    return predicate

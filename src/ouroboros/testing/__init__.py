@@ -1,0 +1,5 @@
+"""Public contract checks for generators and metrics, for built-ins and plugins alike."""
+
+from ouroboros.testing.synthesizers import ALL_CHECKS, check_synthesizer, contract_table
+
+__all__ = ["ALL_CHECKS", "check_synthesizer", "contract_table"]

@@ -1,0 +1,152 @@
+"""Contract checks every generator must pass (like scikit-learn's estimator checks).
+
+``check_synthesizer(factory)`` runs them all; ``factory(seed)`` returns a fresh,
+unfitted generator with cheap settings. Each check raises ``AssertionError``
+with a message that says what broke.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ouroboros.errors import ConditionError, NotFittedError, ParameterError
+from ouroboros.synthesizers.base import Synthesizer
+
+Factory = Callable[[int], Synthesizer]
+
+
+def contract_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A small table with every kind the contract covers."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b", "c"], size=n, p=[0.5, 0.3, 0.2])
+    base = np.where(group == "a", 10.0, np.where(group == "b", 20.0, 30.0))
+    amount = np.round(base + rng.normal(0, 2, n), 2)
+    amount[rng.random(n) < 0.1] = np.nan
+    start = pd.Timestamp("2024-01-01")
+    dates = (start + pd.to_timedelta(rng.integers(0, 365, n), unit="D")).strftime("%Y-%m-%d")
+    return pd.DataFrame(
+        {
+            "id": np.arange(1000, 1000 + n),
+            "group": group,
+            "amount": amount,
+            "count": rng.poisson(base).astype("int64"),
+            "flag": rng.random(n) < 0.3,
+            "date": dates,
+            "city": [f"city{v:03d}" for v in rng.integers(0, 150, n)],
+            "constant": "same",
+        }
+    )
+
+
+def check_fit_returns_self(factory: Factory, data: pd.DataFrame) -> None:
+    model = factory(0)
+    assert model.fit(data) is model, "fit must return self"
+
+
+def check_sample_before_fit(factory: Factory, data: pd.DataFrame) -> None:
+    try:
+        factory(0).sample(5)
+    except NotFittedError:
+        return
+    raise AssertionError("sample before fit must raise NotFittedError")
+
+
+def check_sample_shape_and_dtypes(factory: Factory, data: pd.DataFrame) -> None:
+    model = factory(0).fit(data)
+    out = model.sample(137, seed=1)
+    assert len(out) == 137, f"sample(137) returned {len(out)} rows"
+    assert list(out.columns) == list(data.columns), (
+        f"columns {list(out.columns)} differ from training columns {list(data.columns)}"
+    )
+    for column in data.columns:
+        assert out[column].dtype == data[column].dtype, (
+            f"column {column!r}: dtype {out[column].dtype} differs from training {data[column].dtype}"
+        )
+    for bad in (0, -3, 2.5):
+        try:
+            model.sample(bad)
+        except ParameterError:
+            continue
+        raise AssertionError(f"sample({bad!r}) must raise ParameterError")
+
+
+def check_same_seed_same_rows(factory: Factory, data: pd.DataFrame) -> None:
+    first, second = factory(7).fit(data), factory(7).fit(data)
+    pd.testing.assert_frame_equal(first.sample(50, seed=3), second.sample(50, seed=3))
+    pd.testing.assert_frame_equal(first.sample(50), second.sample(50))
+    assert not first.sample(50, seed=4).equals(first.sample(50, seed=5)), (
+        "different seeds gave identical samples"
+    )
+
+
+def check_save_load(factory: Factory, data: pd.DataFrame) -> None:
+    model = factory(0).fit(data)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.ouro"
+        model.save(path)
+        loaded = Synthesizer.load(path)
+    assert type(loaded) is type(model), "load returned another class"
+    assert loaded.get_params() == model.get_params(), "parameters changed through save/load"
+    pd.testing.assert_frame_equal(model.sample(60, seed=11), loaded.sample(60, seed=11))
+    pd.testing.assert_frame_equal(model.sample(60), loaded.sample(60))
+
+
+def check_kinds_survive(factory: Factory, data: pd.DataFrame) -> None:
+    model = factory(0).fit(data)
+    out = model.sample(400, seed=2)
+    if "amount" in data:
+        assert out["amount"].isna().any(), "missing values were not restored"
+        assert out["amount"].notna().any(), "every value came out missing"
+    if "id" in data:
+        assert out["id"].is_unique, "identifiers must be unique"
+    if "date" in data:
+        parsed = pd.to_datetime(out["date"], format="%Y-%m-%d", errors="coerce")
+        assert parsed.notna().all(), "dates lost their format"
+    if "flag" in data:
+        assert set(out["flag"].unique()) <= {True, False}, "booleans must stay booleans"
+    for column in ("group", "city"):
+        if column in data:
+            unseen = set(out[column].dropna()) - set(data[column].dropna())
+            assert not unseen, f"column {column!r}: invented categories {sorted(unseen)[:5]}"
+    if "count" in data:
+        assert out["count"].between(data["count"].min(), data["count"].max()).all(), (
+            "integers left the training range"
+        )
+    if "constant" in data:
+        assert (out["constant"] == data["constant"].iloc[0]).all(), "constant column changed"
+
+
+def check_conditions(factory: Factory, data: pd.DataFrame) -> None:
+    model = factory(0).fit(data)
+    if "group" in data:
+        out = model.sample(40, seed=1, conditions={"group": "c"})
+        assert len(out) == 40 and (out["group"] == "c").all(), "condition on a category not met"
+        try:
+            model.sample(10, conditions={"group": "never-seen"})
+        except ConditionError:
+            pass
+        else:
+            raise AssertionError("an unseen category must raise ConditionError")
+
+
+ALL_CHECKS = (
+    check_fit_returns_self,
+    check_sample_before_fit,
+    check_sample_shape_and_dtypes,
+    check_same_seed_same_rows,
+    check_save_load,
+    check_kinds_survive,
+    check_conditions,
+)
+
+
+def check_synthesizer(factory: Factory, data: pd.DataFrame | None = None) -> None:
+    """Run every contract check on generators made by ``factory(seed)``."""
+    data = contract_table() if data is None else data
+    for check in ALL_CHECKS:
+        check(factory, data)
