@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint format browser bench clean
+.PHONY: demo test install lint format browser bench-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ test: install browser lint
 
 clean:
 	rm -rf $(VENV) ouro-demo .pytest_cache .ruff_cache
+
+# A separate environment holding the peers (SDV, SDMetrics) for the benchmarks;
+# never a dependency of the project.
+bench-env:
+	test -x bench/.venv-sdv/bin/python || $(PYTHON) -m venv bench/.venv-sdv
+	bench/.venv-sdv/bin/python -m pip install -q torch==2.13.0
+	bench/.venv-sdv/bin/python -m pip install -q "sdv==2.0.0" "sdmetrics==0.32.0" pyarrow

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from ouroboros.cli import core
@@ -40,15 +39,9 @@ def run(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        app(args=argv, prog_name="ouro", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
+        app(args=argv, prog_name="ouro")
+    except SystemExit as exc:  # typer's standalone mode always ends this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except _USER_ERRORS as exc:
         if debug:
             raise

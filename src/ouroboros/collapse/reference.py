@@ -144,22 +144,28 @@ class _OLS:
         return np.take_along_axis(self.design, index[:, :, None], axis=1)
 
     def fit(self, rows: Rows) -> dict[str, np.ndarray]:
+        # normal equations from per-design-row counts and label sums: the cost does not
+        # grow with the training set, which matters when accumulating generations
         index, y = rows
-        x = self._rows_x(index)
-        gram = np.einsum("tnd,tne->tde", x, x)
-        return {"coef": np.linalg.solve(gram, np.einsum("tnd,tn->td", x, y)[:, :, None])[..., 0]}
+        trials, n_design = self.design.shape[:2]
+        flat = (index + np.arange(trials)[:, None] * n_design).ravel()
+        counts = np.bincount(flat, minlength=trials * n_design).reshape(trials, n_design)
+        sums = np.bincount(flat, weights=y.ravel(), minlength=trials * n_design).reshape(trials, -1)
+        xt = self.design.transpose(0, 2, 1)
+        gram = xt @ (counts[:, :, None] * self.design)
+        return {"coef": np.linalg.solve(gram, xt @ sums[:, :, None])[..., 0]}
 
     def sample(self, params: dict, n: int, rng: np.random.Generator) -> Rows:
         trials, rows = self.design.shape[:2]
         index = np.broadcast_to(np.arange(n) % rows, (trials, n))
-        mean = np.einsum("tnd,td->tn", self._rows_x(index), params["coef"])
+        mean = (self._rows_x(index) @ params["coef"][:, :, None])[..., 0]
         return index, mean + self.noise * rng.standard_normal((trials, n))
 
     def log_ratio(self, rows: Rows, params: dict) -> np.ndarray:
         index, y = rows
         x = self._rows_x(index)
-        true = y - np.einsum("tnd,d->tn", x, self.coef)
-        model = y - np.einsum("tnd,td->tn", x, params["coef"])
+        true = y - x @ self.coef
+        model = y - (x @ params["coef"][:, :, None])[..., 0]
         return (model**2 - true**2) / (2 * self.noise**2)
 
 

@@ -51,10 +51,31 @@ def _blocks(transformer) -> list[_Block]:
     return blocks
 
 
-def _codes(matrix: np.ndarray, block: _Block) -> np.ndarray:
+def _first_axis(design: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """Leading right singular vector of ``design`` by power iteration (deterministic start)."""
+    vector = np.ones(design.shape[1]) / np.sqrt(design.shape[1])
+    for _ in range(iterations):
+        vector = design.T @ (design @ vector)
+        norm = np.linalg.norm(vector)
+        if norm == 0:
+            break
+        vector /= norm
+    return vector
+
+
+def _levels(matrix: np.ndarray, block: _Block) -> np.ndarray:
+    """The values a discrete block takes: one-hot positions, or the ordinal levels seen."""
+    if block.onehot:
+        return np.arange(block.stop - block.start, dtype=np.float64)
+    return np.unique(matrix[:, block.start]).astype(np.float64)
+
+
+def _codes(matrix: np.ndarray, block: _Block, levels: np.ndarray) -> np.ndarray:
+    """Index into ``levels`` of every row of a discrete block."""
     if block.onehot:
         return np.argmax(matrix[:, block.start : block.stop], axis=1)
-    return np.rint(matrix[:, block.start]).astype(np.int64)
+    position = np.searchsorted(levels, matrix[:, block.start].astype(np.float64))
+    return np.clip(position, 0, len(levels) - 1)
 
 
 class GaussianCopulaSynthesizer(Synthesizer):
@@ -92,29 +113,24 @@ class GaussianCopulaSynthesizer(Synthesizer):
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         blocks = _blocks(self.transformer_)
         n = len(matrix)
-        rows = rng.choice(n, size=min(n, self.correlation_rows), replace=False) if n else []
-        sub = matrix[np.sort(rows)]
-        codes = {i: _codes(sub, b) for i, b in enumerate(blocks) if b.discrete}
-        orders = self._category_orders(sub, blocks, codes)
-        cumulative = []
-        for i, block in enumerate(blocks):
-            if not block.discrete:
-                cumulative.append(np.zeros(0))
-                continue
-            width = self._n_categories(block, i)
-            counts = np.bincount(codes[i], minlength=width)[orders[i]].astype(np.float64)
-            counts = np.maximum(counts, 0)
-            cumulative.append(np.concatenate([[0.0], np.cumsum(counts) / max(counts.sum(), 1)]))
-        self.orders_ = orders
-        self.cumulative_ = cumulative
+        self.levels_ = [_levels(matrix, b) if b.discrete else np.zeros(0) for b in blocks]
+        counts = {
+            i: np.bincount(_codes(matrix, b, self.levels_[i]), minlength=len(self.levels_[i]))
+            for i, b in enumerate(blocks)
+            if b.discrete
+        }
+        rows = np.sort(rng.choice(n, size=min(n, self.correlation_rows), replace=False))
+        sub = matrix[rows]
+        codes = {i: _codes(sub, b, self.levels_[i]) for i, b in enumerate(blocks) if b.discrete}
+        self.orders_ = self._category_orders(sub, blocks, codes)
+        self.cumulative_ = [
+            np.concatenate([[0.0], np.cumsum(counts[i][self.orders_[i]]) / n])
+            if b.discrete
+            else np.zeros(0)
+            for i, b in enumerate(blocks)
+        ]
         scores = self._scores(sub, blocks, codes, rng)
         self.correlation_ = self._correlation(scores)
-
-    def _n_categories(self, block: _Block, index: int) -> int:
-        if block.onehot:
-            return block.stop - block.start
-        span = self.transformer_.output_info[index]
-        return len(self.transformer_.category_block(span.column)[2])
 
     def _category_orders(self, sub, blocks, codes) -> list[np.ndarray]:
         """Order each discrete block's categories by their mean first-principal-axis score."""
@@ -122,7 +138,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         parts = []
         for i, block in enumerate(blocks):
             if block.discrete:
-                width = self._n_categories(block, i)
+                width = len(self.levels_[i])
                 onehot = np.zeros((n, width), dtype=np.float32)
                 onehot[np.arange(n), codes[i]] = 1.0
                 parts.append(onehot)
@@ -136,13 +152,12 @@ class GaussianCopulaSynthesizer(Synthesizer):
             head = head - head.mean(axis=0)
             scale = head.std(axis=0)
             head = head / np.where(scale > 0, scale, 1.0)
-            _, _, vt = np.linalg.svd(head, full_matrices=False)
-            axis_scores = head @ vt[0]
+            axis_scores = head @ _first_axis(head)
         for i, block in enumerate(blocks):
             if not block.discrete:
                 orders.append(np.zeros(0, dtype=np.int64))
                 continue
-            width = self._n_categories(block, i)
+            width = len(self.levels_[i])
             if axis_scores is None:
                 orders.append(np.arange(width))
                 continue
@@ -199,18 +214,20 @@ class GaussianCopulaSynthesizer(Synthesizer):
             if block.onehot:
                 out[np.arange(n), block.start + code] = 1.0
             else:
-                out[:, block.start] = code
+                out[:, block.start] = self.levels_[i][code]
         return out
 
     # --------------------------------------------------------------- state
     def _get_state(self) -> dict[str, Any]:
         return {
             "correlation": self.correlation_,
+            "levels": list(self.levels_),
             "orders": list(self.orders_),
             "cumulative": list(self.cumulative_),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.correlation_ = np.asarray(state["correlation"], dtype=np.float64)
+        self.levels_ = [np.asarray(v, dtype=np.float64) for v in state["levels"]]
         self.orders_ = [np.asarray(o, dtype=np.int64) for o in state["orders"]]
         self.cumulative_ = [np.asarray(c, dtype=np.float64) for c in state["cumulative"]]

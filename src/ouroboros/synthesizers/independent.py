@@ -27,6 +27,9 @@ class IndependentSynthesizer(GaussianCopulaSynthesizer):
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
 
+    def _category_orders(self, sub, blocks, codes) -> list[np.ndarray]:
+        return [np.arange(len(levels)) for levels in self.levels_]
+
     @staticmethod
     def _correlation(scores: np.ndarray) -> np.ndarray:
         return np.eye(scores.shape[1])

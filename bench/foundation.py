@@ -1,0 +1,132 @@
+"""Fit time, sampling throughput and peak memory of ``gaussian_copula`` beside SDV.
+
+Runs each measurement in a fresh subprocess (our library in the project's venv,
+SDV's ``GaussianCopulaSynthesizer`` in the peer venv, see ``bench/peers.py``) on
+Adult (48,842 rows) and on a 1,000,000-row table made by resampling Adult, and
+writes the ``foundation`` section of ``bench/RESULTS.md``.
+
+    .venv/bin/python bench/foundation.py [--repeats 3] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(library: str, data_path: str, n_sample: int) -> dict:
+    """One fit and one sample in this process; prints nothing, returns figures."""
+    import pandas as pd
+
+    table = pd.read_parquet(data_path)
+    base_mb = _peak_mb()
+    start = time.perf_counter()
+    if library == "ours":
+        from ouroboros.synthesizers import create
+
+        model = create("gaussian_copula", seed=0).fit(table)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        out = model.sample(n_sample, seed=1)
+    else:
+        from sdv.metadata import Metadata
+        from sdv.single_table import GaussianCopulaSynthesizer
+
+        metadata = Metadata.detect_from_dataframe(table)
+        model = GaussianCopulaSynthesizer(metadata)
+        model.fit(table)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        out = model.sample(n_sample)
+    sample_s = time.perf_counter() - start
+    assert len(out) == n_sample
+    return {
+        "fit_s": fit_s,
+        "sample_s": sample_s,
+        "rows_per_s": n_sample / sample_s,
+        "peak_mb": _peak_mb(),
+        "data_mb": base_mb,
+    }
+
+
+def run_worker(python: str, library: str, data_path: Path, n_sample: int) -> dict:
+    command = [python, __file__, "--worker", library, str(data_path), str(n_sample)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{library} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    import pandas as pd
+    from _results import machine, markdown_table, write_section
+    from peers import SHARED_DATASETS, peer_python
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    adult = pd.read_csv(SHARED_DATASETS / "adult.csv.gz").drop(columns="split")
+    big = adult.sample(n=args.rows, replace=True, random_state=0).reset_index(drop=True)
+    pythons = {"ours": sys.executable, "sdv": peer_python()}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for label, table, repeats in (
+            ("Adult", adult, args.repeats),
+            (f"{args.rows:,} rows", big, 1),
+        ):
+            path = Path(folder) / "data.parquet"
+            table.to_parquet(path)
+            figures = {}
+            for library, python in pythons.items():
+                runs = [run_worker(python, library, path, len(table)) for _ in range(repeats)]
+                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                figures[library] = med
+                print(
+                    f"{label:>16} {library:>5}: {json.dumps({k: round(v, 2) for k, v in med.items()})}"
+                )
+            ours, sdv = figures["ours"], figures["sdv"]
+            rows.append(
+                {
+                    "table": label,
+                    "repeats": repeats,
+                    "fit s (ours / SDV)": f"{ours['fit_s']:.2f} / {sdv['fit_s']:.2f}",
+                    "fit speed-up": f"{sdv['fit_s'] / ours['fit_s']:.1f}x",
+                    "sample rows/s (ours / SDV)": f"{ours['rows_per_s']:,.0f} / {sdv['rows_per_s']:,.0f}",
+                    "peak MB (ours / SDV)": f"{ours['peak_mb']:,.0f} / {sdv['peak_mb']:,.0f}",
+                    "peak ratio": f"{ours['peak_mb'] / sdv['peak_mb']:.2f}",
+                }
+            )
+    body = (
+        "## Foundation: `gaussian_copula` vs SDV `GaussianCopulaSynthesizer`\n\n"
+        f"Command: `.venv/bin/python bench/foundation.py --repeats {args.repeats} --rows {args.rows}`"
+        f" (machine: {machine()}). Each cell is a median over fresh processes; peak memory is the\n"
+        "process's maximum resident set size, data loading included (both load the same Parquet\n"
+        "file). Sampling draws as many rows as the table has. Targets on the 1M-row table: fit at\n"
+        "least 3x faster, peak memory at most half of SDV's, sampling at least 1,000,000 rows/s.\n\n"
+        + markdown_table(rows)
+    )
+    write_section("foundation", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        print(json.dumps(worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    else:
+        main()

@@ -1,0 +1,285 @@
+"""What a collapse experiment produced: tidy tables, their Parquet form, and the verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ouroboros.errors import FileFormatError
+from ouroboros.io import atomic_path
+
+_META_KEY = b"ouroboros.collapse"
+TABLE_COLUMNS = ["seed", "strategy", "generation", "metric", "value"]
+PROVENANCE_COLUMNS = ["seed", "strategy", "generation", "source", "source_generation", "rows"]
+
+#: a drift counts once it exceeds this share of the generation-0 value...
+RELATIVE_TOLERANCE = 0.05
+#: ...and this many standard deviations of the seed-to-seed spread
+NOISE_TOLERANCE = 2.0
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How one strategy moved on one metric relative to generation 0."""
+
+    strategy: str
+    metric: str
+    start: float
+    end: float
+    worse: float  # positive when the metric got worse (per its direction); NaN if unknown
+    tolerance: float
+    first: int | None  # first generation beyond tolerance (and staying there)
+    verdict: str  # "degraded", "improved", "stable" or "unknown"
+
+    @property
+    def relative(self) -> float:
+        return (self.end - self.start) / abs(self.start) if self.start else math.nan
+
+
+@dataclass
+class CollapseResult:
+    """Results of :meth:`CollapseExperiment.run`.
+
+    ``table``: tidy metric values (seed, strategy, generation, metric, value).
+    ``provenance``: per generation, how many training rows came from real data
+    (``source == "real"``) and from which earlier generation (``source_generation``).
+    ``generations``: one row per generation run, with its status, error, training rows,
+    strategy diagnostics (e.g. curate's ``keep_rate``) and timings.
+    ``metrics``: each metric's category, direction and real-vs-real ceiling.
+    ``config``: the resolved experiment settings.
+    """
+
+    table: pd.DataFrame
+    provenance: pd.DataFrame
+    generations: pd.DataFrame
+    metrics: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]], config: dict[str, Any]) -> CollapseResult:
+        """Assemble the tables from per-generation records of :func:`run_trajectory`."""
+        values, sources, runs, meta = [], [], [], {}
+        for rec in records:
+            key = (rec["seed"], rec["strategy"], rec["generation"])
+            run = dict(zip(("seed", "strategy", "generation"), key, strict=True))
+            run |= {"status": rec["status"], "error": rec.get("error"),
+                    "train_rows": rec.get("train_rows")}
+            run |= {k: v for k, v in (rec.get("info") or {}).items()}
+            run |= {f"{k}_seconds": v for k, v in (rec.get("seconds") or {}).items()}
+            runs.append(run)
+            for src in rec.get("provenance") or []:
+                kind = "real" if src["generation"] is None else "synthetic"
+                sources.append((*key, kind, src["generation"], src["rows"]))
+            scores = (rec.get("scores") or []) if rec["status"] == "ok" else []
+            for score in scores:
+                value = np.nan if score["value"] is None else score["value"]
+                values.append((*key, score["metric"], value))
+                entry = meta.setdefault(
+                    score["metric"],
+                    {"category": score["category"], "direction": score["direction"], "c": []},
+                )
+                if score.get("ceiling") is not None:
+                    entry["c"].append(score["ceiling"])
+        table = pd.DataFrame(values, columns=TABLE_COLUMNS)
+        provenance = pd.DataFrame(sources, columns=PROVENANCE_COLUMNS)
+        provenance["source_generation"] = provenance["source_generation"].astype("Int64")
+        metrics = pd.DataFrame(
+            [(m, e["category"], e["direction"], float(np.mean(e["c"])) if e["c"] else np.nan)
+             for m, e in meta.items()],
+            columns=["metric", "category", "direction", "ceiling"],
+        )
+        generations = pd.DataFrame(runs)
+        order = ["strategy", "seed", "generation"]
+        return cls(
+            table.sort_values(order, kind="stable").reset_index(drop=True),
+            provenance.sort_values(order, kind="stable").reset_index(drop=True),
+            generations.sort_values(order, kind="stable").reset_index(drop=True)
+            if len(generations) else generations,
+            metrics,
+            config,
+        )
+
+    # ------------------------------------------------------------ files
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write ``table`` as Parquet; the other tables and the config ride in its metadata,
+        so :meth:`read_parquet` restores the whole result."""
+        extra = {
+            "provenance": _records(self.provenance),
+            "generations": _records(self.generations),
+            "metrics": _records(self.metrics),
+            "config": self.config,
+        }
+        arrow = pa.Table.from_pandas(self.table, preserve_index=False)
+        metadata = dict(arrow.schema.metadata or {})
+        metadata[_META_KEY] = json.dumps(extra, default=_json_default).encode("utf-8")
+        arrow = arrow.replace_schema_metadata(metadata)
+        with atomic_path(path) as tmp:
+            pq.write_table(arrow, tmp)
+        return Path(path)
+
+    @classmethod
+    def read_parquet(cls, path: str | os.PathLike) -> CollapseResult:
+        """Read a result written by :meth:`to_parquet`."""
+        try:
+            arrow = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise FileFormatError(f"{str(path)!r} is not a readable Parquet file: {exc}") from exc
+        raw = (arrow.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise FileFormatError(f"{str(path)!r} holds no collapse result (no lab metadata)")
+        extra = json.loads(raw)
+        provenance = pd.DataFrame(extra["provenance"], columns=PROVENANCE_COLUMNS)
+        provenance["source_generation"] = provenance["source_generation"].astype("Int64")
+        return cls(
+            arrow.to_pandas(),
+            provenance,
+            pd.DataFrame(extra["generations"]),
+            pd.DataFrame(extra["metrics"], columns=["metric", "category", "direction", "ceiling"]),
+            extra["config"],
+        )
+
+    def to_html(self, path: str | os.PathLike, *, theory: bool = True) -> Path:
+        """Write the self-contained HTML report (see :mod:`ouroboros.collapse.report`)."""
+        from ouroboros.collapse.report import render
+
+        return render(self, path, theory=theory)
+
+    # ------------------------------------------------------------ analysis
+    @property
+    def strategies(self) -> list[str]:
+        configured = self.config.get("strategies") or []
+        seen = list(self.table["strategy"].unique()) + list(self.generations.get("strategy", []))
+        return [s for s in configured if s in set(seen)] or list(dict.fromkeys(seen))
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """The generations that failed, with their errors."""
+        if "status" not in self.generations:
+            return self.generations
+        return self.generations[self.generations["status"] != "ok"].reset_index(drop=True)
+
+    def curves(self, metric: str) -> pd.DataFrame:
+        """Per strategy and generation: mean, min and max over seeds of ``metric``."""
+        rows = self.table[self.table["metric"] == metric]
+        grouped = rows.groupby(["strategy", "generation"])["value"]
+        out = grouped.agg(["mean", "min", "max", "std", "count"]).reset_index()
+        return out
+
+    def drift(self) -> list[Drift]:
+        """For every strategy and metric: the change of the mean over seeds from generation 0
+        to the last generation with values, judged in the metric's own direction."""
+        out = []
+        directions = dict(zip(self.metrics["metric"], self.metrics["direction"], strict=True))
+        for metric in self.metrics["metric"]:
+            curves = self.curves(metric)
+            spread = curves["std"].dropna()
+            noise = float(spread.mean()) if len(spread) else 0.0
+            for strategy in self.strategies:
+                curve = curves[curves["strategy"] == strategy].set_index("generation")
+                curve = curve[curve["mean"].notna()]
+                if curve.empty or 0 not in curve.index:
+                    continue
+                start, end = float(curve.loc[0, "mean"]), float(curve["mean"].iloc[-1])
+                sign = {"higher": 1.0, "lower": -1.0}.get(directions.get(metric), math.nan)
+                tolerance = max(RELATIVE_TOLERANCE * abs(start), NOISE_TOLERANCE * noise, 1e-12)
+                worse = sign * (start - curve["mean"])
+                beyond = (worse > tolerance).to_numpy()
+                first = None
+                if beyond[-1]:
+                    stays = np.flatnonzero(~beyond)
+                    first = int(curve.index[stays[-1] + 1 if len(stays) else 0])
+                final = float(worse.iloc[-1])
+                if math.isnan(final):
+                    verdict = "unknown"
+                elif final > tolerance:
+                    verdict = "degraded"
+                elif final < -tolerance:
+                    verdict = "improved"
+                else:
+                    verdict = "stable"
+                out.append(Drift(strategy, metric, start, end, final, tolerance, first, verdict))
+        return out
+
+    def summary(self) -> list[str]:
+        """Plain-language findings: which strategies collapsed, on what, and how fast."""
+        drifts = self.drift()
+        lines = []
+        last = int(self.config.get("generations", 1)) - 1
+        for strategy in self.strategies:
+            mine = [d for d in drifts if d.strategy == strategy]
+            bad = sorted((d for d in mine if d.verdict == "degraded"),
+                         key=lambda d: (d.first if d.first is not None else last, d.metric))
+            if not mine:
+                lines.append(f"{strategy}: no metric values (every run failed).")
+            elif not bad:
+                lines.append(
+                    f"{strategy}: stayed within tolerance of generation 0 on all {len(mine)} "
+                    "metrics" + _improved(mine) + "."
+                )
+            else:
+                parts = [
+                    f"{d.metric} {_change(d)} from generation {d.first}" for d in bad[:6]
+                ]
+                more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
+                lines.append(
+                    f"{strategy}: degraded on {len(bad)} of {len(mine)} metrics by generation "
+                    f"{last} ({'; '.join(parts)}{more})" + _improved(mine) + "."
+                )
+        ranked = self.ranking()
+        if len(ranked) > 1:
+            lines.append(
+                "Healthiest to least healthy: "
+                + ", ".join(f"{s} ({n} degraded)" for s, n in ranked) + "."
+            )
+        failed = self.failures
+        if len(failed):
+            first = failed.iloc[0]
+            lines.append(
+                f"{len(failed)} generation(s) failed, e.g. {first['strategy']} seed "
+                f"{first['seed']} at generation {first['generation']}: {first['error']}"
+            )
+        return lines
+
+    def ranking(self) -> list[tuple[str, int]]:
+        """Strategies from the fewest degraded metrics to the most (ties: smaller drift)."""
+        drifts = self.drift()
+        scores = []
+        for strategy in self.strategies:
+            mine = [d for d in drifts if d.strategy == strategy and not math.isnan(d.worse)]
+            degraded = sum(d.verdict == "degraded" for d in mine)
+            drift = float(np.mean([d.worse / d.tolerance for d in mine])) if mine else math.inf
+            scores.append((degraded, drift, strategy))
+        return [(s, n) for n, _, s in sorted(scores)]
+
+
+def _change(d: Drift) -> str:
+    if d.start and math.isfinite(d.relative):
+        return f"{d.relative:+.0%} ({d.start:.3g} to {d.end:.3g})"
+    return f"{d.start:.3g} to {d.end:.3g}"
+
+
+def _improved(drifts: list[Drift]) -> str:
+    better = [d.metric for d in drifts if d.verdict == "improved"]
+    return f", improved on {', '.join(better)}" if better else ""
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records")) if len(frame.columns) else []
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    return repr(value)

@@ -1,0 +1,246 @@
+"""One trajectory of the collapse lab: one strategy, one seed, every generation.
+
+:func:`run_trajectory` is a module-level function of plain arguments so that any
+runner (process pool, Ray) can execute it. Each generation is checkpointed in its own
+folder (``gen-003/``: ``model.ouro``, ``sample.parquet`` and, written last,
+``record.json``); a generation counts as done once its record exists, so a killed or
+retried trajectory resumes after its last completed generation and repeats none.
+
+Randomness comes from ``(seed, generation, purpose)`` only, never from the strategy or
+the history of the process: generation 0 is the same model for every strategy of a
+seed, later generations share random streams across strategies (common random
+numbers), and a resumed run gives the numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ouroboros.collapse import strategies
+from ouroboros.io import atomic_write_text, read_table, write_table
+from ouroboros.schema import Schema
+
+RECORD = "record.json"
+SAMPLE = "sample.parquet"
+MODEL = "model.ouro"
+
+# purposes: one independent random stream each
+_ORDER, _STRATEGY, _FIT, _SAMPLE = 1, 2, 3, 4
+
+
+def generation_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
+    """The random generator of one purpose at one generation of one seed."""
+    return np.random.default_rng([seed, generation, purpose])
+
+
+def generation_seed(seed: int, generation: int, purpose: int) -> int:
+    """An integer seed (for a synthesizer) of one purpose at one generation of one seed."""
+    return int(np.random.SeedSequence([seed, generation, purpose]).generate_state(1)[0])
+
+
+def generation_dir(checkpoint_dir: str | os.PathLike, generation: int) -> Path:
+    return Path(checkpoint_dir) / f"gen-{generation:03d}"
+
+
+def read_records(checkpoint_dir: str | os.PathLike | None, generations: int) -> list[dict]:
+    """Records of the generations completed in a row from 0 (stopping at a failed one)."""
+    records: list[dict] = []
+    if checkpoint_dir is None:
+        return records
+    for generation in range(generations):
+        path = generation_dir(checkpoint_dir, generation) / RECORD
+        if not path.is_file():
+            break
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("status") != "ok":
+            break
+        records.append(record)
+    return records
+
+
+def make_synthesizer(spec: dict[str, Any], seed: int):
+    """A fresh, unfitted synthesizer from ``{"cls": class or registry name, "params": ...}``."""
+    from ouroboros import synthesizers
+
+    cls = spec["cls"]
+    if isinstance(cls, str):
+        cls = synthesizers.get(cls)
+    params = dict(spec.get("params") or {})
+    if "seed" in cls.param_names():
+        params["seed"] = seed
+    return cls(**params)
+
+
+def evaluate_sample(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    *,
+    schema: Schema,
+    metrics: Sequence[str] | None,
+    target: str | None,
+) -> list[dict[str, Any]]:
+    """One row per metric (metric, category, direction, value, ceiling), JSON-ready."""
+    from ouroboros import metrics as metric_registry
+
+    evaluation = metric_registry.evaluate(
+        real, synthetic, holdout=holdout, target=target, metrics=metrics, schema=schema
+    )
+    scores = evaluation.scores()
+    rows = []
+    for row in scores.to_dict("records"):
+        rows.append(
+            {
+                "metric": str(row["metric"]),
+                "category": str(row.get("category", "")),
+                "direction": str(row.get("direction", "")),
+                "value": _number(row.get("value")),
+                "ceiling": _number(row.get("ceiling")),
+            }
+        )
+    return rows
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def split_real(real: pd.DataFrame, size: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The generation-0 training rows (``size`` of them) and the unused reserve, for one seed."""
+    order = generation_rng(seed, 0, _ORDER).permutation(len(real))
+    shuffled = real.iloc[order].reset_index(drop=True)
+    return shuffled.iloc[:size].reset_index(drop=True), shuffled.iloc[size:].reset_index(drop=True)
+
+
+def run_trajectory(
+    *,
+    real: pd.DataFrame,
+    holdout: pd.DataFrame,
+    schema: dict[str, Any],
+    synthesizer: dict[str, Any],
+    strategy: str | strategies.Strategy,
+    seed: int,
+    generations: int,
+    size: int,
+    metrics: Sequence[str] | None = None,
+    target: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``generations`` generations under one strategy and seed; return their records.
+
+    ``real`` holds the real training rows, ``holdout`` the real rows kept out for
+    evaluation, ``schema`` a :meth:`Schema.to_dict`, ``synthesizer`` a
+    ``{"cls": ..., "params": ...}`` spec, ``size`` the training rows per generation.
+    With ``checkpoint_dir``, completed generations are read back instead of recomputed.
+    A generation that raises is recorded with status ``"failed"`` and its error, and
+    ends the trajectory (later generations have nothing to train on).
+    """
+    rule = strategies.parse(strategy)
+    table_schema = Schema.from_dict(schema)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    real_set, reserve = split_real(real, size, seed)
+    samples: dict[int, pd.DataFrame] = {}
+
+    def synthetic(generation: int) -> pd.DataFrame:
+        if generation not in samples:
+            samples[generation] = read_table(generation_dir(folder, generation) / SAMPLE)
+        return samples[generation]
+
+    pool = strategies.Pool(real_set, reserve, synthetic, size)
+    records = read_records(folder, generations)
+    for generation in range(len(records), generations):
+        record = _generation(
+            generation, rule, pool, seed, holdout, table_schema, synthesizer, metrics, target,
+            folder, samples,
+        )
+        records.append(record)
+        if record["status"] != "ok":
+            break
+    return records
+
+
+def _generation(
+    generation: int,
+    rule: strategies.Strategy,
+    pool: strategies.Pool,
+    seed: int,
+    holdout: pd.DataFrame,
+    schema: Schema,
+    synthesizer: dict[str, Any],
+    metrics: Sequence[str] | None,
+    target: str | None,
+    folder: Path | None,
+    samples: dict[int, pd.DataFrame],
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "generation": generation,
+        "strategy": rule.spec,
+        "seed": seed,
+        "status": "ok",
+        "error": None,
+        "computed_by": f"{socket.gethostname()}:{os.getpid()}",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    seconds: dict[str, float] = {}
+    try:
+        clock = time.perf_counter()
+        if generation == 0:
+            train = strategies.TrainingSet(pool.real, [strategies.Source(None, len(pool.real))])
+        else:
+            train = rule.training_set(generation, pool, generation_rng(seed, generation, _STRATEGY))
+        record["provenance"] = [{"generation": s.generation, "rows": s.rows} for s in train.provenance]
+        record["info"] = {k: float(v) for k, v in train.info.items()}
+        record["train_rows"] = len(train.data)
+        seconds["strategy"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        model = make_synthesizer(synthesizer, generation_seed(seed, generation, _FIT))
+        model.fit(train.data, schema=schema)
+        seconds["fit"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        sample = model.sample(
+            rule.sample_size(pool.size), seed=generation_seed(seed, generation, _SAMPLE)
+        )
+        if folder is not None:
+            target_dir = generation_dir(folder, generation)
+            target_dir.mkdir(parents=True, exist_ok=True)
+            model.save(target_dir / MODEL)
+            write_table(sample, target_dir / SAMPLE)
+            # train later generations on exactly what a resumed run would read back
+            sample = read_table(target_dir / SAMPLE)
+        samples[generation] = sample
+        seconds["sample"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        record["scores"] = evaluate_sample(
+            pool.real, sample.iloc[: pool.size], holdout, schema=schema, metrics=metrics,
+            target=target,
+        )
+        seconds["evaluate"] = time.perf_counter() - clock
+    except Exception as exc:  # a failed generation is a result, not a crash of the experiment
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+    record["seconds"] = seconds
+    if folder is not None:
+        target_dir = generation_dir(folder, generation)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target_dir / RECORD, json.dumps(record, indent=1))
+    return record

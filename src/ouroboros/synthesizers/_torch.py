@@ -1,0 +1,399 @@
+"""Shared pieces of the neural generators: device, seeding, span layout, training loop.
+
+Everything random goes through a per-instance :class:`torch.Generator` (batches, noise)
+or through module construction under :func:`seeded`, which forks the global torch
+state and restores it afterwards, so that fitting never changes anyone else's seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ouroboros.errors import ParameterError, check_param
+
+#: rows pushed through a network at once when sampling or scoring (bounds memory)
+CHUNK = 16_384
+
+
+# --------------------------------------------------------------------------- devices and seeds
+def resolve_device(device: str) -> torch.device:
+    """The torch device named by ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``
+    or ``"auto"`` (a GPU when one is available, else the CPU)."""
+    if not isinstance(device, str):
+        raise ParameterError(f"parameter 'device' must be a string; got {device!r}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ParameterError(
+            f"parameter 'device' must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'; got {device!r}"
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(
+            f"parameter 'device' is {device!r} but torch sees no CUDA GPU; use 'cpu' or 'auto'"
+        )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ParameterError(f"parameter 'device' is {device!r} but MPS is not available")
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ParameterError(f"parameter 'device' must be cpu, cuda or mps; got {device!r}")
+    return resolved
+
+
+def torch_generator(rng: np.random.Generator, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device`` seeded from the instance's numpy generator."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(rng.integers(2**62)))
+    return generator
+
+
+@contextmanager
+def seeded(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
+    """Run a block (module construction, parametrisations) with the global torch random
+    state seeded from ``rng``, restoring the caller's state afterwards."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(int(rng.integers(2**62)))
+        yield
+
+
+def dropout(x: torch.Tensor, p: float, generator: torch.Generator, training: bool) -> torch.Tensor:
+    """Inverted dropout drawing its mask from ``generator`` (``nn.Dropout`` uses global state)."""
+    if not training or p <= 0:
+        return x
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
+    return x * keep / (1 - p)
+
+
+def gumbel(shape: Sequence[int], generator: torch.Generator, device) -> torch.Tensor:
+    """Standard Gumbel noise."""
+    u = torch.rand(tuple(shape), generator=generator, device=device)
+    return -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+
+
+# --------------------------------------------------------------------------- weights
+def module_arrays(module: nn.Module) -> dict[str, np.ndarray]:
+    """A module's ``state_dict`` as numpy arrays (for the JSON + npz model file)."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def load_module_arrays(module: nn.Module, arrays: dict[str, Any]) -> None:
+    """Load arrays written by :func:`module_arrays` (shapes and names must match)."""
+    device = next(iter(module.state_dict().values())).device
+    state = {k: torch.as_tensor(np.asarray(v), device=device) for k, v in arrays.items()}
+    module.load_state_dict(state, strict=True)
+
+
+# --------------------------------------------------------------------------- spans
+class SpanLayout:
+    """Index tensors that let a network treat every span of the matrix at once.
+
+    Scalars are grouped by activation (``tanh``/``linear``); one-hot blocks (softmax spans)
+    are gathered into a padded ``(n, blocks, max_width)`` tensor so that softmax, sampling
+    and cross-entropy over all blocks are single vectorised operations.
+    """
+
+    def __init__(self, output_info, device: torch.device | str = "cpu"):
+        tanh, linear, starts, widths = [], [], [], []
+        position = 0
+        self.block_columns: list[str] = []
+        self.block_kinds: list[str] = []
+        for span in output_info:
+            if span.activation == "softmax":
+                starts.append(position)
+                widths.append(span.width)
+                self.block_columns.append(span.column)
+                self.block_kinds.append(span.kind)
+            elif span.activation == "tanh":
+                tanh.extend(range(position, position + span.width))
+            elif span.activation == "linear":
+                linear.extend(range(position, position + span.width))
+            else:
+                raise ParameterError(f"unknown span activation {span.activation!r}")
+            position += span.width
+        self.dim = position
+        self.device = torch.device(device)
+        self.n_blocks = len(starts)
+        self.max_width = max(widths, default=0)
+        offsets = np.arange(self.max_width)
+        starts_a = np.asarray(starts, dtype=np.int64).reshape(-1, 1)
+        widths_a = np.asarray(widths, dtype=np.int64).reshape(-1, 1)
+        mask = offsets[None, :] < widths_a if self.n_blocks else np.zeros((0, 0), bool)
+        index = np.where(mask, starts_a + offsets[None, :], 0)
+        self.starts = torch.as_tensor(starts_a.ravel(), device=self.device)
+        self.widths = torch.as_tensor(widths_a.ravel(), device=self.device)
+        self.tanh = torch.as_tensor(np.asarray(tanh, dtype=np.int64), device=self.device)
+        self.linear = torch.as_tensor(np.asarray(linear, dtype=np.int64), device=self.device)
+        self.block_index = torch.as_tensor(index, device=self.device)
+        self.block_mask = torch.as_tensor(mask, device=self.device)
+        self.flat_mask = self.block_mask.reshape(-1)
+        onehot_cols = index[mask] if self.n_blocks else np.zeros(0, dtype=np.int64)
+        order = np.concatenate([tanh, linear, onehot_cols]).astype(np.int64)
+        inverse = np.empty(self.dim, dtype=np.int64)
+        inverse[order] = np.arange(self.dim)
+        self.inverse_order = torch.as_tensor(inverse, device=self.device)
+
+    @property
+    def n_scalars(self) -> int:
+        return len(self.tanh) + len(self.linear)
+
+    def blocks(self, matrix: torch.Tensor, fill: float = float("-inf")) -> torch.Tensor:
+        """``(n, blocks, max_width)`` view of the one-hot columns, padding set to ``fill``."""
+        gathered = matrix[:, self.block_index]
+        return gathered.masked_fill(~self.block_mask, fill)
+
+    def targets(self, matrix: torch.Tensor) -> torch.Tensor:
+        """Index of the hot entry of every block, ``(n, blocks)``."""
+        return self.blocks(matrix).argmax(dim=2)
+
+    def assemble(
+        self, tanh: torch.Tensor, linear: torch.Tensor, blocks: torch.Tensor
+    ) -> torch.Tensor:
+        """Inverse of the grouping: matrix columns in their original order."""
+        flat = blocks.reshape(len(blocks), -1)[:, self.flat_mask]
+        return torch.cat([tanh, linear, flat], dim=1)[:, self.inverse_order]
+
+    def activate(
+        self,
+        raw: torch.Tensor,
+        *,
+        tau: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """tanh on tanh scalars, identity on linear ones, softmax on blocks (Gumbel-softmax
+        with temperature ``tau`` when given, as CTGAN's generator does)."""
+        logits = self.blocks(raw)
+        if tau is not None:
+            noise = gumbel(logits.shape, generator, raw.device)
+            logits = (logits + noise) / tau
+        probs = torch.softmax(logits, dim=2) if self.n_blocks else logits
+        return self.assemble(torch.tanh(raw[:, self.tanh]), raw[:, self.linear], probs)
+
+    def cross_entropy(self, raw: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of every block's logits against target indices, ``(n, blocks)``."""
+        log_probs = torch.log_softmax(self.blocks(raw), dim=2)
+        return -log_probs.gather(2, targets.unsqueeze(2)).squeeze(2)
+
+    def sample_onehot(self, raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Replace every block's logits by a one-hot draw from their softmax (Gumbel-max)."""
+        logits = self.blocks(raw)
+        chosen = (logits + gumbel(logits.shape, generator, raw.device)).argmax(dim=2)
+        onehot = torch.zeros_like(logits).scatter_(2, chosen.unsqueeze(2), 1.0)
+        return self.assemble(raw[:, self.tanh], raw[:, self.linear], onehot)
+
+
+# --------------------------------------------------------------------------- training loop
+@dataclass
+class LoopSettings:
+    """How long and how to train: the generators' common hyper-parameters."""
+
+    epochs: int
+    batch_size: int
+    time_budget: float | None
+    early_stopping: bool
+    patience: int
+    verbose: bool
+    description: str
+
+
+@dataclass
+class History:
+    """Per-epoch means of every loss, the held-out signal, and why training stopped."""
+
+    values: dict[str, list] = field(default_factory=dict)
+    stopped: str = "epochs"
+    best_epoch: int = -1
+    seconds: float = 0.0
+
+    def add(self, key: str, value) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def to_state(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()
+        }
+        out["_stopped"] = self.stopped
+        out["_best_epoch"] = self.best_epoch
+        out["_seconds"] = self.seconds
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> History:
+        values = {
+            k: np.asarray(v).tolist() for k, v in state.items() if not k.startswith("_")
+        }
+        return cls(
+            values,
+            str(state.get("_stopped", "epochs")),
+            int(state.get("_best_epoch", -1)),
+            float(state.get("_seconds", 0.0)),
+        )
+
+
+def check_loop_params(model) -> None:
+    """Validate the hyper-parameters every neural generator shares."""
+    check_param(
+        "epochs",
+        model.epochs,
+        isinstance(model.epochs, int) and not isinstance(model.epochs, bool) and model.epochs >= 1,
+        "an integer >= 1",
+    )
+    check_param(
+        "batch_size",
+        model.batch_size,
+        isinstance(model.batch_size, int)
+        and not isinstance(model.batch_size, bool)
+        and model.batch_size >= 2,
+        "an integer >= 2",
+    )
+    check_param(
+        "time_budget",
+        model.time_budget,
+        model.time_budget is None
+        or (isinstance(model.time_budget, (int, float)) and model.time_budget > 0),
+        "None or a positive number of seconds",
+    )
+    check_param(
+        "early_stopping", model.early_stopping, isinstance(model.early_stopping, bool), "a bool"
+    )
+    check_param(
+        "patience",
+        model.patience,
+        isinstance(model.patience, int) and model.patience >= 1,
+        "an integer >= 1",
+    )
+    check_param(
+        "validation_fraction",
+        model.validation_fraction,
+        isinstance(model.validation_fraction, float) and 0 < model.validation_fraction < 0.5,
+        "a float in (0, 0.5)",
+    )
+    check_param("verbose", model.verbose, isinstance(model.verbose, bool), "a bool")
+    resolve_device(model.device)
+
+
+def split_validation(
+    n: int, fraction: float, enabled: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for training and, when early stopping is on, a held-out set."""
+    rows = np.arange(n)
+    if not enabled or n < 20:
+        return rows, rows[:0]
+    order = rng.permutation(n)
+    held = max(int(round(n * fraction)), 1)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, device, multiple: int = 1
+) -> Iterator[torch.Tensor]:
+    """Shuffled row indices for one epoch, in full batches (a multiple of ``multiple``)."""
+    size = min(batch_size, n) // multiple * multiple
+    if size < multiple:
+        raise ParameterError(
+            f"parameter 'batch_size' gives batches of {size} rows; at least {multiple} needed"
+        )
+    order = torch.randperm(n, generator=generator, device=device)
+    for k in range(max(n // size, 1)):
+        yield order[k * size : (k + 1) * size]
+
+
+def train(
+    settings: LoopSettings,
+    epoch: Callable[[], Iterator[dict[str, float]]],
+    modules: Sequence[nn.Module],
+    validate: Callable[[], float] | None = None,
+    extra: Callable[[History], None] | None = None,
+) -> History:
+    """Run ``epoch()`` (a generator of per-step loss dicts) until ``epochs``, the time budget,
+    or ``patience`` epochs without a better held-out ``validate()`` (lower is better; the best
+    weights are restored). ``extra(history)`` records per-epoch values of a model's own."""
+    history = History()
+    start = time.perf_counter()
+    best, best_state, waited = float("inf"), None, 0
+    with _progress(settings) as (progress, task):
+        for number in range(settings.epochs):
+            sums: dict[str, float] = {}
+            steps = 0
+            out_of_time = False
+            for losses in epoch():
+                steps += 1
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                if settings.time_budget is not None and (
+                    time.perf_counter() - start >= settings.time_budget
+                ):
+                    out_of_time = True
+                    break
+            for key, value in sums.items():
+                history.add(key, value / max(steps, 1))
+            if extra is not None:
+                extra(history)
+            message = "  ".join(f"{k} {v / max(steps, 1):.4f}" for k, v in sums.items())
+            if validate is not None:
+                score = float(validate())
+                history.add("validation", score)
+                message += f"  val {score:.4f}"
+                if score < best - 1e-6 * abs(best):
+                    best, waited, history.best_epoch = score, 0, number
+                    best_state = [copy.deepcopy(m.state_dict()) for m in modules]
+                else:
+                    waited += 1
+            if progress is not None:
+                progress.update(task, advance=1, info=message)
+            if out_of_time:
+                history.stopped = "time_budget"
+                break
+            if validate is not None and waited >= settings.patience:
+                history.stopped = "early_stopping"
+                break
+    if best_state is not None:
+        for module, state in zip(modules, best_state, strict=True):
+            module.load_state_dict(state)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+@contextmanager
+def _progress(settings: LoopSettings):
+    if not settings.verbose:
+        yield None, None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(settings.description, total=settings.epochs, info="")
+        yield progress, task
+
+
+def in_chunks(n: int, chunk: int = CHUNK) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` pairs covering ``range(n)``."""
+    for start in range(0, n, chunk):
+        yield start, min(start + chunk, n)

@@ -1,0 +1,287 @@
+"""TVAE: the variational autoencoder for tables of Xu et al. (2019).
+
+Xu, Skoularidou, Cuesta-Infante & Veeramachaneni (2019), "Modeling Tabular Data using
+Conditional GAN" (NeurIPS), section 4.3. Rows are encoded with mode-specific
+normalisation; the decoder gives a Gaussian (learned scale per column, on the tanh
+scalar) for numeric values and a categorical distribution for every one-hot block. The
+evidence lower bound is ``loss_factor * reconstruction + kl_weight * KL``; the history
+keeps the KL of every latent dimension per epoch, so posterior collapse (dimensions
+whose KL falls to zero) shows in the model file (Bowman et al. 2016, "Generating
+Sentences from a Continuous Space").
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ouroboros.errors import check_param
+from ouroboros.synthesizers import _torch as T
+from ouroboros.synthesizers.base import Synthesizer, Tags
+
+
+def _mlp(d_in: int, width: int, layers: int) -> nn.Sequential:
+    modules: list[nn.Module] = []
+    for _ in range(layers):
+        modules += [nn.Linear(d_in, width), nn.ReLU()]
+        d_in = width
+    return nn.Sequential(*modules)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, d_in: int, width: int, layers: int, latent: int):
+        super().__init__()
+        self.body = _mlp(d_in, width, layers)
+        self.mu = nn.Linear(width if layers else d_in, latent)
+        self.logvar = nn.Linear(width if layers else d_in, latent)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)
+        return self.mu(h), self.logvar(h)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, latent: int, width: int, layers: int, d_out: int):
+        super().__init__()
+        self.body = _mlp(latent, width, layers)
+        self.out = nn.Linear(width if layers else latent, d_out)
+        self.sigma = nn.Parameter(torch.full((d_out,), 0.1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(z))
+
+
+class TVAESynthesizer(Synthesizer):
+    """Variational autoencoder over mode-specific normalised rows (Xu et al. 2019).
+
+    Defaults were chosen by quality per CPU second on Adult (see ``bench/quality.py``):
+    wider batches than the paper's 500 use two CPU cores better at equal quality.
+
+    Parameters
+    ----------
+    epochs, batch_size:
+        Passes over the data and rows per gradient step.
+    latent_dim, width, layers:
+        Size of the latent code and of the encoder/decoder hidden layers.
+    kl_weight:
+        Weight of the KL term (``1`` is the ELBO; below 1 trades prior match for
+        reconstruction, a ``beta``-VAE above 1).
+    loss_factor:
+        Weight of the reconstruction term (the paper's code uses 2).
+    learning_rate, weight_decay:
+        Adam settings.
+    time_budget:
+        Wall-clock seconds after which training stops (``None``: no limit).
+    early_stopping, patience, validation_fraction:
+        Hold out a share of the rows and stop when their ELBO has not improved for
+        ``patience`` epochs, keeping the best weights.
+    device:
+        ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
+    verbose:
+        Show a progress bar with the losses.
+    """
+
+    name: ClassVar[str] = "tvae"
+    tags: ClassVar[Tags] = Tags(conditioning="rejection", requires_torch=True)
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 64}
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        epochs: int = 100,
+        batch_size: int = 500,
+        latent_dim: int = 128,
+        width: int = 128,
+        layers: int = 2,
+        kl_weight: float = 1.0,
+        loss_factor: float = 2.0,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-5,
+        time_budget: float | None = None,
+        early_stopping: bool = False,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        device: str = "cpu",
+        verbose: bool = False,
+    ):
+        self.seed = seed
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.width = width
+        self.layers = layers
+        self.kl_weight = kl_weight
+        self.loss_factor = loss_factor
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.time_budget = time_budget
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        T.check_loop_params(self)
+        for name in ("latent_dim", "width"):
+            value = getattr(self, name)
+            check_param(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
+        check_param(
+            "layers", self.layers, isinstance(self.layers, int) and self.layers >= 0, "an int >= 0"
+        )
+        for name in ("kl_weight", "loss_factor", "learning_rate", "weight_decay"):
+            value = getattr(self, name)
+            check_param(
+                name, value, isinstance(value, (int, float)) and value >= 0, "a number >= 0"
+            )
+        check_param("learning_rate", self.learning_rate, self.learning_rate > 0, "a number > 0")
+
+    def _transformer_options(self) -> dict[str, Any]:
+        return {"numeric": "mode", "categorical": "onehot"}
+
+    # ------------------------------------------------------------------ model
+    def _build(self, rng: np.random.Generator | None = None) -> None:
+        device = T.resolve_device(self.device)
+        d = self.transformer_.output_dim
+        self.layout_ = T.SpanLayout(self.transformer_.output_info, device)
+        with T.seeded(rng if rng is not None else np.random.default_rng(0), device):
+            self.encoder_ = _Encoder(d, self.width, self.layers, self.latent_dim).to(device)
+            self.decoder_ = _Decoder(self.latent_dim, self.width, self.layers, d).to(device)
+
+    def _elbo_terms(
+        self, x: torch.Tensor, targets: torch.Tensor, noise: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-batch mean reconstruction loss and per-dimension KL."""
+        layout = self.layout_
+        mu, logvar = self.encoder_(x)
+        z = mu if noise is None else mu + noise * torch.exp(0.5 * logvar)
+        raw = self.decoder_(z)
+        sigma = self.decoder_.sigma
+        recon = layout.cross_entropy(raw, targets).sum()
+        if len(layout.tanh):
+            s = sigma[layout.tanh]
+            err = x[:, layout.tanh] - torch.tanh(raw[:, layout.tanh])
+            recon = recon + (err**2 / (2 * s**2)).sum() + torch.log(s).sum() * len(x)
+        if len(layout.linear):
+            s = sigma[layout.linear]
+            err = x[:, layout.linear] - raw[:, layout.linear]
+            recon = recon + (err**2 / (2 * s**2)).sum() + torch.log(s).sum() * len(x)
+        kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).mean(dim=0)
+        return recon / len(x), kl
+
+    def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        self._build(rng)
+        device = self.layout_.device
+        generator = T.torch_generator(rng, device)
+        train_rows, held_rows = T.split_validation(
+            len(matrix), self.validation_fraction, self.early_stopping, rng
+        )
+        data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
+        targets = self.layout_.targets(data)
+        train_idx = torch.as_tensor(train_rows, device=device)
+        params = [*self.encoder_.parameters(), *self.decoder_.parameters()]
+        optimiser = torch.optim.Adam(
+            params, lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        kl_sum = torch.zeros(self.latent_dim, device=device)
+        steps = [0]
+
+        def epoch():
+            self.encoder_.train()
+            self.decoder_.train()
+            for batch in T.batches(len(train_rows), self.batch_size, generator, device):
+                rows = train_idx[batch]
+                x = data[rows]
+                noise = torch.randn(
+                    (len(x), self.latent_dim), generator=generator, device=device
+                )
+                recon, kl = self._elbo_terms(x, targets[rows], noise)
+                loss = self.loss_factor * recon + self.kl_weight * kl.sum()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                with torch.no_grad():
+                    self.decoder_.sigma.clamp_(0.01, 1.0)
+                    kl_sum.add_(kl.detach())
+                steps[0] += 1
+                yield {"loss": loss.item(), "reconstruction": recon.item(), "kl": kl.sum().item()}
+
+        def per_dimension(history: T.History) -> None:
+            history.add("kl_per_dim", (kl_sum / max(steps[0], 1)).cpu().numpy().tolist())
+            kl_sum.zero_()
+            steps[0] = 0
+
+        validate = None
+        if len(held_rows):
+            held = torch.as_tensor(held_rows, device=device)
+
+            def validate() -> float:
+                self.encoder_.eval()
+                self.decoder_.eval()
+                total = 0.0
+                with torch.no_grad():
+                    for start, stop in T.in_chunks(len(held)):
+                        rows = held[start:stop]
+                        recon, kl = self._elbo_terms(data[rows], targets[rows], None)
+                        total += float(recon + kl.sum()) * (stop - start)
+                return total / len(held)
+
+        settings = T.LoopSettings(
+            self.epochs,
+            self.batch_size,
+            self.time_budget,
+            self.early_stopping,
+            self.patience,
+            self.verbose,
+            "TVAE",
+        )
+        self.history_ = T.train(
+            settings, epoch, [self.encoder_, self.decoder_], validate, per_dimension
+        )
+        self.encoder_.eval()
+        self.decoder_.eval()
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        layout = self.layout_
+        device = layout.device
+        generator = T.torch_generator(rng, device)
+        out = np.empty((n, layout.dim), dtype=np.float32)
+        sigma = self.decoder_.sigma.detach()
+        with torch.no_grad():
+            for start, stop in T.in_chunks(n):
+                z = torch.randn((stop - start, self.latent_dim), generator=generator, device=device)
+                raw = self.decoder_(z)
+                noise = torch.randn(raw.shape, generator=generator, device=device) * sigma
+                tanh = (torch.tanh(raw[:, layout.tanh]) + noise[:, layout.tanh]).clamp(-1, 1)
+                linear = raw[:, layout.linear] + noise[:, layout.linear]
+                probs = torch.softmax(layout.blocks(raw), dim=2)
+                out[start:stop] = layout.assemble(tanh, linear, probs).cpu().numpy()
+        return out
+
+    def inactive_latents(self, threshold: float = 0.01) -> list[int]:
+        """Latent dimensions whose KL in the last epoch is below ``threshold`` nats: the
+        dimensions the decoder ignores (posterior collapse)."""
+        self._check_fitted()
+        last = np.asarray(self.history_.values["kl_per_dim"][-1])
+        return np.flatnonzero(last < threshold).tolist()
+
+    # ------------------------------------------------------------------ state
+    def _get_state(self) -> dict[str, Any]:
+        return {
+            "encoder": T.module_arrays(self.encoder_),
+            "decoder": T.module_arrays(self.decoder_),
+            "history": self.history_.to_state(),
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self._build()
+        T.load_module_arrays(self.encoder_, state["encoder"])
+        T.load_module_arrays(self.decoder_, state["decoder"])
+        self.encoder_.eval()
+        self.decoder_.eval()
+        self.history_ = T.History.from_state(state["history"])

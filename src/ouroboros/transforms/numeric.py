@@ -1,0 +1,359 @@
+"""Encoders of one numeric column (float64 values, no missing) into matrix columns.
+
+Three choices: standardisation, quantile-to-normal, and mode-specific
+normalisation (Xu et al. 2019, "Modeling Tabular Data using Conditional GAN").
+Each is exactly invertible on the values it was fitted on, up to float error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from ouroboros.errors import DataError, ParameterError, check_param
+from ouroboros.transforms.base import Span, check_fitted
+from ouroboros.transforms.mixture import dirichlet_process_mixture, group_values
+
+#: rows processed at once by the mode encoder (bounds its n x modes temporaries)
+_CHUNK = 131_072
+
+
+def _check_values(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise DataError(f"expected a 1-D array of numbers, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise DataError("numeric values must be finite; encode missing values separately")
+    return values
+
+
+def _subsample(values: np.ndarray, max_rows: int, rng: np.random.Generator) -> np.ndarray:
+    if len(values) <= max_rows:
+        return values
+    return values[rng.choice(len(values), size=max_rows, replace=False)]
+
+
+def _output(n: int, width: int, out: np.ndarray | None) -> np.ndarray:
+    if out is None:
+        return np.empty((n, width), dtype=np.float64)
+    if out.shape != (n, width):
+        raise ParameterError(f"parameter 'out' must have shape {(n, width)}; got {out.shape}")
+    return out
+
+
+class NumericEncoder(ABC):
+    """Maps 1-D finite float values to a ``(n, width)`` block and back."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, values: np.ndarray, rng: np.random.Generator) -> NumericEncoder:
+        """Learn the encoding from finite values."""
+
+    @abstractmethod
+    def transform(
+        self,
+        values: np.ndarray,
+        rng: np.random.Generator | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Encode ``values``; write into ``out`` (shape ``(n, width)``) when given."""
+
+    @abstractmethod
+    def inverse(self, block: np.ndarray) -> np.ndarray:
+        """Decode a ``(n, width)`` block (any real numbers) into float64 values."""
+
+    @abstractmethod
+    def spans(self, column: str) -> list[Span]:
+        """The spans of this encoder's block, for ``column``."""
+
+    @abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """Fitted state as JSON values and numpy arrays."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: dict[str, Any]) -> NumericEncoder:
+        """Rebuild a fitted encoder from :meth:`to_state`."""
+
+    @property
+    def width(self) -> int:
+        return sum(span.width for span in self.spans(""))
+
+
+class StandardEncoder(NumericEncoder):
+    """``(x - mean) / std`` in one ``linear`` column."""
+
+    name = "standard"
+
+    def fit(self, values: np.ndarray, rng: np.random.Generator) -> StandardEncoder:
+        values = _check_values(values)
+        if not len(values):
+            raise DataError("cannot fit a numeric encoder on zero values")
+        self.mean_ = float(values.mean())
+        std = float(values.std())
+        self.std_ = std if std > 0 else 1.0
+        return self
+
+    def transform(self, values, rng=None, out=None):
+        check_fitted(self, "mean_")
+        values = _check_values(values)
+        block = _output(len(values), 1, out)
+        block[:, 0] = (values - self.mean_) / self.std_
+        return block
+
+    def inverse(self, block: np.ndarray) -> np.ndarray:
+        check_fitted(self, "mean_")
+        return np.asarray(block, dtype=np.float64)[:, 0] * self.std_ + self.mean_
+
+    def spans(self, column: str) -> list[Span]:
+        return [Span(column, "value", 1, "linear")]
+
+    def to_state(self) -> dict[str, Any]:
+        check_fitted(self, "mean_")
+        return {"type": self.name, "mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> StandardEncoder:
+        encoder = cls()
+        encoder.mean_, encoder.std_ = float(state["mean"]), float(state["std"])
+        return encoder
+
+
+class QuantileEncoder(NumericEncoder):
+    """Empirical CDF then the standard normal quantile, in one ``linear`` column.
+
+    The CDF is piecewise linear through the distinct values of at most
+    ``max_rows`` rows (plus the minimum and maximum), each placed at its mid-rank,
+    so it is strictly increasing and inverted exactly by interpolation.
+    """
+
+    name = "quantile"
+
+    def __init__(self, max_rows: int = 100_000):
+        self.max_rows = max_rows
+
+    def fit(self, values: np.ndarray, rng: np.random.Generator) -> QuantileEncoder:
+        check_param(
+            "max_rows",
+            self.max_rows,
+            isinstance(self.max_rows, int) and self.max_rows >= 2,
+            "an integer >= 2",
+        )
+        values = _check_values(values)
+        if not len(values):
+            raise DataError("cannot fit a numeric encoder on zero values")
+        sample = _subsample(values, self.max_rows, rng)
+        sample = np.concatenate([sample, [values.min(), values.max()]])
+        knots, counts = np.unique(sample, return_counts=True)
+        cumulative = np.cumsum(counts)
+        self.knots_ = knots
+        self.cdf_ = (cumulative - counts / 2.0) / cumulative[-1]
+        return self
+
+    def transform(self, values, rng=None, out=None):
+        check_fitted(self, "knots_")
+        values = _check_values(values)
+        block = _output(len(values), 1, out)
+        if len(self.knots_) == 1:
+            block[:, 0] = 0.0
+        else:
+            block[:, 0] = ndtri(np.interp(values, self.knots_, self.cdf_))
+        return block
+
+    def inverse(self, block: np.ndarray) -> np.ndarray:
+        check_fitted(self, "knots_")
+        scores = np.asarray(block, dtype=np.float64)[:, 0]
+        if len(self.knots_) == 1:
+            return np.full(len(scores), self.knots_[0])
+        return np.interp(ndtr(scores), self.cdf_, self.knots_)
+
+    def spans(self, column: str) -> list[Span]:
+        return [Span(column, "value", 1, "linear")]
+
+    def to_state(self) -> dict[str, Any]:
+        check_fitted(self, "knots_")
+        return {
+            "type": self.name,
+            "max_rows": self.max_rows,
+            "knots": self.knots_,
+            "cdf": self.cdf_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> QuantileEncoder:
+        encoder = cls(max_rows=int(state["max_rows"]))
+        encoder.knots_ = np.asarray(state["knots"], dtype=np.float64)
+        encoder.cdf_ = np.asarray(state["cdf"], dtype=np.float64)
+        return encoder
+
+
+class ModeEncoder(NumericEncoder):
+    """Mode-specific normalisation (Xu et al. 2019, "Modeling Tabular Data using Conditional GAN").
+
+    A variational Gaussian mixture with a Dirichlet-process prior (at most
+    ``max_modes`` components, fitted on at most ``max_rows`` rows drawn with the
+    rng; see :mod:`ouroboros.transforms.mixture`) finds the modes; each value becomes a ``tanh`` scalar ``(x - mu_k) / (4 sigma_k)`` and a
+    one-hot over modes, the mode drawn from the posterior in :meth:`transform`.
+
+    To keep the round trip exact, the posterior is restricted to the modes whose
+    4-sigma band holds the value, and the training values outside every band get
+    one extra catch-all mode spanning them (it replaces the lightest mode when
+    ``max_modes`` are already in use). Values outside every band at transform
+    time (new data) are clipped to the nearest mode's band.
+    """
+
+    name = "mode"
+    #: modes of smaller weight are dropped (as in Xu et al. 2019)
+    weight_threshold = 0.005
+    #: the mixture is fitted on at most this many groups of sorted values
+    max_groups = 1024
+
+    def __init__(self, max_modes: int = 10, max_rows: int = 20_000):
+        self.max_modes = max_modes
+        self.max_rows = max_rows
+
+    def fit(self, values: np.ndarray, rng: np.random.Generator) -> ModeEncoder:
+        check_param(
+            "max_modes",
+            self.max_modes,
+            isinstance(self.max_modes, int) and self.max_modes >= 1,
+            "an integer >= 1",
+        )
+        check_param(
+            "max_rows",
+            self.max_rows,
+            isinstance(self.max_rows, int) and self.max_rows >= 2,
+            "an integer >= 2",
+        )
+        values = _check_values(values)
+        if not len(values):
+            raise DataError("cannot fit a numeric encoder on zero values")
+        sample = _subsample(values, self.max_rows, rng)
+        center, scale = float(sample.mean()), float(sample.std())
+        n_distinct = len(np.unique(sample))
+        if scale == 0 or n_distinct < 2:
+            means, stds, weights = np.array([center]), np.array([1.0]), np.array([1.0])
+        else:
+            means, stds, weights = self._mixture(
+                (sample - center) / scale, min(self.max_modes, n_distinct), rng
+            )
+            means, stds = center + scale * means, scale * stds
+        self.means_, self.stds_, self.weights_ = self._cover(values, means, stds, weights)
+        return self
+
+    def _mixture(
+        self, standardised: np.ndarray, n_components: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        points, counts, variances = group_values(standardised, self.max_groups)
+        means, stds, weights = dirichlet_process_mixture(
+            points, counts, variances, n_components, rng, concentration=1e-3
+        )
+        keep = weights > self.weight_threshold
+        keep[np.argmax(weights)] = True
+        return means[keep], stds[keep], weights[keep] / weights[keep].sum()
+
+    def _cover(
+        self, values: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add a catch-all mode for the values outside every 4-sigma band."""
+        outside = ~self._covered(values, means, stds)
+        if outside.any():
+            if len(means) >= self.max_modes:
+                keep = np.arange(len(means)) != np.argmin(weights)
+                means, stds, weights = means[keep], stds[keep], weights[keep]
+                outside = ~self._covered(values, means, stds)
+            low, high = values[outside].min(), values[outside].max()
+            spread = (high - low) / 8.0 * (1.0 + 1e-9)
+            floor = max(abs(low), abs(high), 1.0) * 1e-9
+            means = np.append(means, (low + high) / 2.0)
+            stds = np.append(stds, max(spread, floor))
+            weights = np.append(weights * (1.0 - outside.mean()), outside.mean())
+        order = np.argsort(means, kind="stable")
+        return means[order], stds[order], weights[order] / weights.sum()
+
+    @staticmethod
+    def _covered(values: np.ndarray, means: np.ndarray, stds: np.ndarray) -> np.ndarray:
+        covered = np.zeros(len(values), dtype=bool)
+        for mean, std in zip(means, stds, strict=True):
+            # The same arithmetic as in transform, so both agree on the band edges.
+            covered |= np.abs((values - mean) / (4.0 * std)) <= 1.0
+        return covered
+
+    @property
+    def n_modes(self) -> int:
+        check_fitted(self, "means_")
+        return len(self.means_)
+
+    def transform(self, values, rng=None, out=None):
+        check_fitted(self, "means_")
+        values = _check_values(values)
+        block = _output(len(values), 1 + self.n_modes, out)
+        for start in range(0, len(values), _CHUNK):
+            self._transform_chunk(
+                values[start : start + _CHUNK], rng, block[start : start + _CHUNK]
+            )
+        return block
+
+    def _transform_chunk(
+        self, values: np.ndarray, rng: np.random.Generator | None, block: np.ndarray
+    ) -> None:
+        inverse_width = 1.0 / (4.0 * self.stds_)
+        scaled = (values[:, None] - self.means_) * inverse_width
+        covered = np.abs(scaled) <= 1.0
+        log_density = np.log(self.weights_) - np.log(self.stds_) - 8.0 * scaled**2
+        has_cover = covered.any(axis=1)
+        if has_cover.all():
+            log_density[~covered] = -np.inf
+        else:
+            log_density[~covered & has_cover[:, None]] = -np.inf
+        if rng is None:
+            modes = np.argmax(log_density, axis=1)
+        else:
+            # Inverse-CDF draw of one mode per row from its posterior.
+            density = np.exp(log_density - log_density.max(axis=1, keepdims=True))
+            cumulative = np.cumsum(density, axis=1)
+            draws = rng.random(len(values)) * cumulative[:, -1]
+            modes = np.minimum((cumulative < draws[:, None]).sum(axis=1), self.n_modes - 1)
+        rows = np.arange(len(values))
+        value = (values - self.means_[modes]) * inverse_width[modes]
+        block[:, 0] = np.clip(value, -1.0, 1.0)
+        block[:, 1:] = 0.0
+        block[rows, 1 + modes] = 1.0
+
+    def inverse(self, block: np.ndarray) -> np.ndarray:
+        check_fitted(self, "means_")
+        block = np.asarray(block, dtype=np.float64)
+        modes = np.argmax(block[:, 1:], axis=1)
+        scaled = np.clip(block[:, 0], -1.0, 1.0)
+        return self.means_[modes] + 4.0 * self.stds_[modes] * scaled
+
+    def spans(self, column: str) -> list[Span]:
+        return [Span(column, "value", 1, "tanh"), Span(column, "mode", self.n_modes, "softmax")]
+
+    def to_state(self) -> dict[str, Any]:
+        check_fitted(self, "means_")
+        return {
+            "type": self.name,
+            "max_modes": self.max_modes,
+            "max_rows": self.max_rows,
+            "means": self.means_,
+            "stds": self.stds_,
+            "weights": self.weights_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ModeEncoder:
+        encoder = cls(max_modes=int(state["max_modes"]), max_rows=int(state["max_rows"]))
+        encoder.means_ = np.asarray(state["means"], dtype=np.float64)
+        encoder.stds_ = np.asarray(state["stds"], dtype=np.float64)
+        encoder.weights_ = np.asarray(state["weights"], dtype=np.float64)
+        return encoder
+
+
+NUMERIC_ENCODERS: dict[str, type[NumericEncoder]] = {
+    cls.name: cls for cls in (StandardEncoder, QuantileEncoder, ModeEncoder)
+}
