@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import DETECTION_ROWS, EncodedTable, EvaluationContext
@@ -46,6 +47,12 @@ def tree_features(
     return np.column_stack(blocks), names, np.array(is_categorical, dtype=bool)
 
 
+def one_thread():
+    """Run OpenMP code on one thread: busy-waiting OpenMP threads slow down tenfold and more
+    when the cores are shared with other processes (parallel tests, collapse runs)."""
+    return threadpool_limits(1, user_api="openmp")
+
+
 def boosting_classifier(categorical: np.ndarray, seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
         max_iter=100,
@@ -69,7 +76,8 @@ def _detection(context: EvaluationContext) -> dict:
         scores = np.empty(len(y))
         drops = np.zeros(len(names))
         for train, test in folds.split(x, y):
-            model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
+            with one_thread():
+                model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
             scores[test] = model.predict_proba(x[test])[:, 1]
             fold_auc = roc_auc_score(y[test], scores[test])
             for j in range(len(names)):

@@ -33,62 +33,85 @@ import numpy as np
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import KNN_ROWS, K_NEIGHBOURS, EvaluationContext
-from ouroboros.metrics.neighbours import kth_radius, nearest, prdc_pass
+from ouroboros.metrics.neighbours import cross_pass, nearest
 
 #: levels α and β of the integrated α-precision and β-recall
 LEVELS = np.arange(1, 20) / 20
 
 
-def precision_recall_density_coverage(
-    real: np.ndarray, fake: np.ndarray, k: int = K_NEIGHBOURS
-) -> dict[str, float]:
-    """Precision, recall, density (raw, may exceed 1) and coverage of two embedded samples."""
-    real_radius = kth_radius(real, k)
-    fake_radius = kth_radius(fake, k)
-    found = prdc_pass(fake, real, real_radius, fake_radius)
-    return _prdc(found, real_radius, k)
+def diversity_scores(real: np.ndarray, fake: np.ndarray, k: int = K_NEIGHBOURS) -> dict:
+    """Every diversity number of two samples (rows are points), density uncapped.
+
+    Keys: precision, recall, density, coverage, alpha_precision, beta_recall,
+    authenticity, and the α and β curves.
+    """
+    return _manifold(real, fake, nearest(real, real, k + 1)[0], nearest(fake, fake, k + 1)[0], k)
 
 
-def _prdc(found: dict, real_radius: np.ndarray, k: int) -> dict[str, float]:
-    return {
+def _manifold(real, fake, real_neighbours, fake_neighbours, k, found=None) -> dict:
+    """Every diversity number from the samples, their self-neighbour distances and a cross pass.
+
+    ``real_neighbours``/``fake_neighbours``: squared distances of each row to
+    its k + 1 nearest rows of its own sample (itself first).
+    """
+    real_radius = real_neighbours[:, k]
+    if found is None:
+        found = cross_pass(fake, real, real_radius, fake_neighbours[:, k], len(real))
+    out = {
         "precision": float(found["in_real_ball"].mean()),
         "recall": float(found["in_fake_ball"].mean()),
-        "density": float(found["density_count"].sum() / (k * len(found["in_real_ball"]))),
+        "density": float(found["density_count"].sum() / (k * len(fake))),
         "coverage": float((found["nearest_fake"] < real_radius).mean()),
     }
-
-
-def alpha_beta_authenticity(
-    real: np.ndarray, fake: np.ndarray, k: int = K_NEIGHBOURS
-) -> dict[str, float]:
-    """Integrated α-precision, β-recall and authenticity of two embedded samples."""
-    real_neighbours, _ = nearest(real, real, k + 1)
-    found = prdc_pass(fake, real, real_neighbours[:, k], kth_radius(fake, k))
-    fake_to_real, fake_nearest = nearest(fake, real, 1)
-    return _alpha_beta(real, fake, real_neighbours, found, fake_to_real[:, 0], fake_nearest[:, 0])
-
-
-def _alpha_beta(real, fake, real_neighbours, found, fake_to_real, fake_nearest, k=K_NEIGHBOURS):
-    real_norm = np.linalg.norm(real - real.mean(axis=0), axis=1)
-    fake_norm = np.linalg.norm(fake - real.mean(axis=0), axis=1)
-    radii = np.quantile(real_norm, LEVELS)
+    centre = real.mean(axis=0)
+    radii = np.quantile(np.linalg.norm(real - centre, axis=1), LEVELS)
+    fake_norm = np.linalg.norm(fake - centre, axis=1)
     precision_curve = (fake_norm[:, None] <= radii[None, :]).mean(axis=0)
 
     synthetic_norm = np.linalg.norm(fake - fake.mean(axis=0), axis=1)
-    nearest_norm = synthetic_norm[found["nearest_index"]]
-    close = found["nearest_fake"] <= real_neighbours[:, k]
+    nearest_norm = synthetic_norm[found["nearest_fake_index"]]
+    close = found["nearest_fake"] <= real_radius
     thresholds = np.quantile(nearest_norm, LEVELS)
     recall_curve = (close[:, None] & (nearest_norm[:, None] <= thresholds[None, :])).mean(axis=0)
 
-    own_radius = real_neighbours[fake_nearest, 1]
-    authentic = (fake_to_real >= own_radius) & (fake_to_real > 0)
-    return {
-        "alpha_precision": float(1 - 2 * np.mean(np.abs(precision_curve - LEVELS))),
-        "beta_recall": float(1 - 2 * np.mean(np.abs(recall_curve - LEVELS))),
-        "authenticity": float(authentic.mean()),
-        "alpha_curve": precision_curve.tolist(),
-        "beta_curve": recall_curve.tolist(),
-    }
+    to_real = found["nearest_two"][:, 0]
+    own_radius = real_neighbours[found["nearest_index"], 1]
+    authentic = (to_real >= own_radius) & (to_real > 0)
+    out.update(
+        {
+            "alpha_precision": float(1 - 2 * np.mean(np.abs(precision_curve - LEVELS))),
+            "beta_recall": float(1 - 2 * np.mean(np.abs(recall_curve - LEVELS))),
+            "authenticity": float(authentic.mean()),
+            "alpha_curve": precision_curve.tolist(),
+            "beta_curve": recall_curve.tolist(),
+        }
+    )
+    return out
+
+
+def self_neighbours(context: EvaluationContext, table) -> np.ndarray:
+    """Squared distances of each embedded row of ``table`` to its k + 1 nearest (itself first)."""
+    return context.memo(
+        ("self-neighbours", table.key),
+        lambda: nearest(context.embedding(table), context.embedding(table), K_NEIGHBOURS + 1)[0],
+    )
+
+
+def cross(context: EvaluationContext, prefix: int | None = None) -> dict:
+    """The cached :func:`cross_pass` of the synthetic rows against the real rows."""
+    real, fake = context.embedding(context.real), context.embedding(context.synthetic)
+    prefix = len(real) if prefix is None else prefix
+
+    def make():
+        return cross_pass(
+            fake,
+            real,
+            self_neighbours(context, context.real)[:, K_NEIGHBOURS],
+            self_neighbours(context, context.synthetic)[:, K_NEIGHBOURS],
+            prefix,
+        )
+
+    return context.memo(("cross", context.synthetic.key, prefix), make)
 
 
 def manifold(context: EvaluationContext) -> dict:
@@ -97,26 +120,18 @@ def manifold(context: EvaluationContext) -> dict:
     def make():
         real = context.embedding(context.real)
         fake = context.embedding(context.synthetic)
-        real_neighbours = context.memo(
-            ("self-neighbours", context.real.key), lambda: nearest(real, real, K_NEIGHBOURS + 1)[0]
+        out = _manifold(
+            real,
+            fake,
+            self_neighbours(context, context.real),
+            self_neighbours(context, context.synthetic),
+            K_NEIGHBOURS,
+            cross(context),
         )
-        fake_radius = kth_radius(fake, K_NEIGHBOURS)
-        found = prdc_pass(fake, real, real_neighbours[:, K_NEIGHBOURS], fake_radius)
-        to_real, index = cross_neighbours(context)
-        out = _prdc(found, real_neighbours[:, K_NEIGHBOURS], K_NEIGHBOURS)
-        out.update(_alpha_beta(real, fake, real_neighbours, found, to_real[:, 0], index[:, 0]))
         out["rows"] = [len(real), len(fake)]
         return out
 
     return context.memo(("manifold", context.synthetic.key), make)
-
-
-def cross_neighbours(context: EvaluationContext) -> tuple[np.ndarray, np.ndarray]:
-    """Squared distances and indices of every synthetic row's two nearest real rows."""
-    return context.memo(
-        ("cross-neighbours", context.synthetic.key),
-        lambda: nearest(context.embedding(context.synthetic), context.embedding(context.real), 2),
-    )
 
 
 class _Diversity(Metric):

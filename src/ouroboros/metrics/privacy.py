@@ -29,8 +29,8 @@ from sklearn.metrics import roc_auc_score
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import KNN_ROWS, EvaluationContext
-from ouroboros.metrics.diversity import cross_neighbours
-from ouroboros.metrics.neighbours import nearest
+from ouroboros.metrics.diversity import cross
+from ouroboros.metrics.neighbours import nearest_both_ways
 
 #: bins of the distance-to-closest-record histogram in the report
 DCR_BINS = 40
@@ -44,21 +44,19 @@ def _distances(context: EvaluationContext) -> dict:
         train = context.embedding(context.real)
         holdout = context.embedding(context.holdout)
         m = min(len(train), len(holdout))
-        train, holdout = train[:m], holdout[:m]
-        synthetic_to_train = np.sqrt(nearest(synthetic, train, 1)[0][:, 0])
-        synthetic_to_holdout = np.sqrt(nearest(synthetic, holdout, 1)[0][:, 0])
+        holdout = holdout[:m]
+        found = cross(context, m)
+        synthetic_to_holdout, holdout_to_synthetic = nearest_both_ways(synthetic, holdout)
         holdout_to_train = context.memo(
             ("holdout-to-train", context.holdout.key, m),
-            lambda: np.sqrt(nearest(holdout, train, 1)[0][:, 0]),
+            lambda: nearest_both_ways(holdout, train[:m])[0],
         )
-        train_to_synthetic = np.sqrt(nearest(train, synthetic, 1)[0][:, 0])
-        holdout_to_synthetic = np.sqrt(nearest(holdout, synthetic, 1)[0][:, 0])
         return {
-            "synthetic_to_train": synthetic_to_train,
-            "synthetic_to_holdout": synthetic_to_holdout,
-            "holdout_to_train": holdout_to_train,
-            "train_to_synthetic": train_to_synthetic,
-            "holdout_to_synthetic": holdout_to_synthetic,
+            "synthetic_to_train": np.sqrt(found["nearest_prefix"]),
+            "synthetic_to_holdout": np.sqrt(synthetic_to_holdout),
+            "holdout_to_train": np.sqrt(holdout_to_train),
+            "train_to_synthetic": np.sqrt(found["nearest_fake"][:m]),
+            "holdout_to_synthetic": np.sqrt(holdout_to_synthetic),
             "rows": [len(synthetic), m, m],
         }
 
@@ -164,7 +162,7 @@ class NNDR(_Privacy):
     best, worst = 1.0, 0.0
 
     def _compute(self, context: EvaluationContext) -> MetricResult:
-        squared, _ = cross_neighbours(context)
+        squared = cross(context)["nearest_two"]
         if squared.shape[1] < 2:
             return MetricResult(np.nan)
         first, second = np.sqrt(squared[:, 0]), np.sqrt(squared[:, 1])

@@ -26,7 +26,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 
 from ouroboros.metrics.base import Metric, MetricResult, mean_of
 from ouroboros.metrics.context import UTILITY_ROWS, EncodedTable, EvaluationContext
-from ouroboros.metrics.detection import boosting_classifier, tree_features
+from ouroboros.metrics.detection import boosting_classifier, one_thread, tree_features
 
 FAMILIES = ("linear", "boosting")
 #: TRTR skill below which a family's ratio is not reported (the target is not predictable)
@@ -89,7 +89,7 @@ def _fit_predict(context, family, train_table, train_index, test_table, test_ind
         x_train = context.features(train_table, train_index, exclude)
         x_test = context.features(test_table, test_index, exclude)
         model = LogisticRegression(max_iter=300) if classification else Ridge(alpha=1.0)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
     if not classification:

@@ -25,9 +25,10 @@ class LocalRunner(Runner):
     With one worker, tasks run one after the other in the calling process: no
     pickling, and a debugger or profiler sees everything. With more, at most
     ``workers`` tasks run at once, each in a fresh process. A task that raises is
-    retried up to ``max_retries`` times. When a worker process dies (killed, out of
-    memory) the pool cannot tell which task it ran, so every task running at that
-    moment is charged one attempt and retried in a new pool while attempts remain.
+    retried up to ``max_retries`` times, and so is a task whose worker process died
+    (killed, out of memory): the pool is replaced and the task retried. A worker
+    death is charged only to the task that caused it: when several tasks were
+    running, they are rerun one at a time until the culprit dies alone.
     """
 
     def __init__(self, workers: int = 1, max_retries: int = 0):
@@ -69,34 +70,42 @@ class LocalRunner(Runner):
     def _run_pool(self, tasks: list[Task]) -> Iterator[TaskResult]:
         queue = deque(tasks)
         attempts = {task.key: 0 for task in tasks}
+        # Tasks that were running beside others when a worker died: any of them
+        # may be the culprit, so they run alone until each has finished once.
+        suspects: set[str] = set()
         running: dict[Future, Task] = {}
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        pool = self._pool()
         try:
             while queue or running:
-                # Submit only as many tasks as there are workers, so that a dying
-                # worker takes down no more than the tasks actually running.
-                while queue and len(running) < self.workers:
-                    task = queue.popleft()
-                    attempts[task.key] += 1
+                limit = 1 if suspects else self.workers
+                while queue and len(running) < limit:
+                    task = queue[0]
                     try:
                         future = pool.submit(call_task, task.fn, task.kwargs)
-                    except BrokenProcessPool:
-                        attempts[task.key] -= 1
-                        queue.appendleft(task)
-                        break
-                    running[future] = task
-                if not running:
-                    pool.shutdown(wait=True)
-                    pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
-                    continue
+                    except BrokenProcessPool:  # an idle worker died: nothing to charge
+                        pool.shutdown(wait=True)
+                        pool = self._pool()
+                        continue
+                    running[future] = queue.popleft()
+                    attempts[task.key] += 1
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    # Every future of a broken pool fails; collect them all at once.
+                lost = {f for f in done if isinstance(f.exception(), BrokenProcessPool)}
+                if lost:
+                    # A broken pool fails every future it holds: collect them all.
                     done, _ = wait(running)
+                    lost = {f for f in done if isinstance(f.exception(), BrokenProcessPool)}
                     pool.shutdown(wait=True)
-                    pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+                    pool = self._pool()
+                    if len(lost) > 1:
+                        for future in lost:
+                            task = running.pop(future)
+                            attempts[task.key] -= 1
+                            suspects.add(task.key)
+                            queue.appendleft(task)
+                        done -= lost
                 for future in done:
                     task = running.pop(future)
+                    suspects.discard(task.key)
                     ok, value = _outcome(future, task)
                     n = attempts[task.key]
                     if ok:
@@ -107,6 +116,9 @@ class LocalRunner(Runner):
                         yield TaskResult(task.key, error=value, attempts=n)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
 
 
 def _outcome(future: Future, task: Task) -> tuple[bool, object]:

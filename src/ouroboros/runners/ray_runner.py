@@ -40,14 +40,18 @@ class _AttemptCounter:
         return self.starts.get(key, 0)
 
 
-def _ray_call(fn: Any, kwargs: dict[str, Any], key: str, counter: Any) -> tuple[int, Any]:
-    """The remote body of every task: count the attempt, then call the unit."""
-    ray = importlib.import_module("ray")
+def _ray_call(fn: Any, kwargs: dict[str, Any], key: str, counter: Any) -> tuple[Any, Any]:
+    """The remote body of every task: note the attempt, then call the unit.
+
+    The attempt number travels back as a reference instead of being awaited here:
+    a task blocked in ``ray.get`` lends its CPU to another task, which would
+    oversubscribe the node.
+    """
+    attempt = counter.start.remote(key)
     try:
-        attempt = ray.get(counter.start.remote(key))
-    except ray.exceptions.RayError:
-        attempt = 0  # the counter is lost: still run the task, the count is only a report
-    return attempt, fn(**kwargs)
+        return attempt, fn(**kwargs)
+    except SystemExit as exc:  # would end the Ray worker instead of failing the task
+        raise RuntimeError(f"task {key!r} called sys.exit({exc.code!r})") from exc
 
 
 class RayRunner(Runner):
@@ -108,7 +112,6 @@ class RayRunner(Runner):
                 address=self.address,
                 runtime_env=self.runtime_env,
                 logging_level="WARNING",
-                log_to_driver=True,
             )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ParameterError(
@@ -120,17 +123,20 @@ class RayRunner(Runner):
 
     def _run(self, ray: Any, tasks: list[Task]) -> Iterator[TaskResult]:
         started = self._connect(ray)
-        # The counter lives beside the driver (no CPU), so a worker node lost
-        # mid-run does not take the attempt counts with it.
-        here = ray.get_runtime_context().get_node_id()
-        strategies = importlib.import_module("ray.util.scheduling_strategies")
-        strategy = strategies.NodeAffinitySchedulingStrategy(here, soft=True)
-        counter = (
-            ray.remote(_AttemptCounter).options(num_cpus=0, scheduling_strategy=strategy).remote()
-        )
-        remote = ray.remote(_ray_call)
+        counter = None
         pending: dict[Any, str] = {}
         try:
+            # The counter lives beside the driver and needs no CPU, so a worker
+            # node lost mid-run does not take the attempt counts with it.
+            here = ray.get_runtime_context().get_node_id()
+            strategies = importlib.import_module("ray.util.scheduling_strategies")
+            affinity = strategies.NodeAffinitySchedulingStrategy(here, soft=True)
+            counter = (
+                ray.remote(_AttemptCounter)
+                .options(num_cpus=0, scheduling_strategy=affinity)
+                .remote()
+            )
+            remote = ray.remote(_ray_call)
             for task in tasks:
                 ref = remote.options(
                     num_cpus=task.resources.cpus,
@@ -147,19 +153,22 @@ class RayRunner(Runner):
                     try:
                         attempt, value = ray.get(ref)
                     except ray.exceptions.RayError as exc:
-                        yield TaskResult(key, error=str(exc), attempts=_count(ray, counter, key))
+                        attempts = _fetch(ray, counter.count.remote(key))
+                        yield TaskResult(key, error=str(exc), attempts=attempts)
                     else:
-                        yield TaskResult(key, value=value, attempts=max(attempt, 1))
+                        yield TaskResult(key, value=value, attempts=_fetch(ray, attempt))
         finally:
             for ref in pending:
                 ray.cancel(ref)
-            ray.kill(counter)
+            if counter is not None:
+                ray.kill(counter)
             if started:
                 ray.shutdown()
 
 
-def _count(ray: Any, counter: Any, key: str) -> int:
+def _fetch(ray: Any, ref: Any) -> int:
+    """An attempt number from the counter; 1 if the counter was lost."""
     try:
-        return max(ray.get(counter.count.remote(key)), 1)
+        return max(int(ray.get(ref)), 1)
     except ray.exceptions.RayError:
         return 1

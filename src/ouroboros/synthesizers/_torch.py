@@ -223,9 +223,7 @@ class History:
         self.values.setdefault(key, []).append(value)
 
     def to_state(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()
-        }
+        out: dict[str, Any] = {k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()}
         out["_stopped"] = self.stopped
         out["_best_epoch"] = self.best_epoch
         out["_seconds"] = self.seconds
@@ -233,9 +231,7 @@ class History:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> History:
-        values = {
-            k: np.asarray(v).tolist() for k, v in state.items() if not k.startswith("_")
-        }
+        values = {k: np.asarray(v).tolist() for k, v in state.items() if not k.startswith("_")}
         return cls(
             values,
             str(state.get("_stopped", "epochs")),

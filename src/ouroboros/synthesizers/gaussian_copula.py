@@ -1,18 +1,19 @@
 """Gaussian copula: marginals through the transforms, dependence through a correlation.
 
-Every modelled column is mapped to a standard-normal score: numeric columns by
-their quantile-to-normal transform; categorical columns (and missing-value
-indicators) by the interval method, where category ``k`` owns the slice
-``[F(k-1), F(k))`` of ``[0, 1]`` by its frequency and a uniform draw inside it is
-sent through the normal quantile function. The correlation of these scores is
-the copula. Categories are ordered along the table's first principal axis
-(computed once on a subsample) so that their associations with the other columns
-become monotone and survive the linear correlation, rather than depending on an
-arbitrary alphabetical or frequency order.
+Numeric columns become standard-normal scores through their quantile-to-normal
+transform. A categorical column (and a missing-value indicator) with ``K``
+categories becomes ``K`` latent scores, one per category, as in a multivariate
+probit: the score of category ``k`` lies above the threshold ``Φ⁻¹(1 - p_k)``
+exactly when the row has that category. The correlation of all scores is the
+copula, so every association between a category and another column (sex and
+relationship, education and income) is kept, not only monotone ones. Sampling
+draws correlated scores and picks, per column, the category whose score exceeds
+its threshold the most, after a per-category offset calibrated on simulated
+draws so that the category frequencies match the training data.
 
 References: Sklar (1959); Nelsen (2006), "An Introduction to Copulas"; Patki,
-Wedge & Veeramachaneni (2016), "The Synthetic Data Vault" for the interval
-treatment of categorical columns.
+Wedge & Veeramachaneni (2016), "The Synthetic Data Vault"; Ashford & Sowden
+(1970), "Multi-variate probit analysis", for the latent treatment of categories.
 """
 
 from __future__ import annotations
@@ -27,17 +28,20 @@ from ouroboros.errors import check_param
 from ouroboros.synthesizers.base import Synthesizer, Tags
 
 _EPS = 1e-6
-#: rows used to find the category order and to estimate the correlation
-_ORDER_ROWS = 50_000
+#: simulated draws used to calibrate the category offsets, and the iterations
+_CALIBRATION_DRAWS = 20_000
+_CALIBRATION_STEPS = 25
+#: rows sampled per chunk, to bound memory when drawing millions of rows
+_CHUNK = 131_072
 
 
 @dataclass(frozen=True)
 class _Block:
-    """A span of the encoded matrix seen as one latent normal score."""
+    """A span of the encoded matrix and its latent scores."""
 
     start: int
     stop: int
-    discrete: bool  # a category/mode/missing block (one-hot or ordinal)
+    discrete: bool  # categories, modes or a missing indicator (one-hot or ordinal)
     onehot: bool
 
 
@@ -49,18 +53,6 @@ def _blocks(transformer) -> list[_Block]:
         blocks.append(_Block(start, stop, discrete, span.activation == "softmax"))
         start = stop
     return blocks
-
-
-def _first_axis(design: np.ndarray, iterations: int = 30) -> np.ndarray:
-    """Leading right singular vector of ``design`` by power iteration (deterministic start)."""
-    vector = np.ones(design.shape[1]) / np.sqrt(design.shape[1])
-    for _ in range(iterations):
-        vector = design.T @ (design @ vector)
-        norm = np.linalg.norm(vector)
-        if norm == 0:
-            break
-        vector /= norm
-    return vector
 
 
 def _levels(matrix: np.ndarray, block: _Block) -> np.ndarray:
@@ -79,21 +71,21 @@ def _codes(matrix: np.ndarray, block: _Block, levels: np.ndarray) -> np.ndarray:
 
 
 class GaussianCopulaSynthesizer(Synthesizer):
-    """Gaussian copula over normal scores of every column.
+    """Gaussian copula over normal scores of numeric columns and of every category.
 
     Parameters
     ----------
     seed:
         Seed of the instance's random generator (same seed, same fit and rows).
     correlation_rows:
-        Rows sampled (without replacement) to estimate the correlation and the
-        category order; enough for a stable estimate, and keeps 1M-row fits fast.
+        Rows sampled (without replacement) to estimate the correlation; enough
+        for a stable estimate, and keeps fits on millions of rows fast.
     """
 
     name: ClassVar[str] = "gaussian_copula"
     tags: ClassVar[Tags] = Tags(conditioning="rejection")
 
-    def __init__(self, *, seed: int | None = None, correlation_rows: int = 200_000):
+    def __init__(self, *, seed: int | None = None, correlation_rows: int = 50_000):
         self.seed = seed
         self.correlation_rows = correlation_rows
 
@@ -114,86 +106,56 @@ class GaussianCopulaSynthesizer(Synthesizer):
         blocks = _blocks(self.transformer_)
         n = len(matrix)
         self.levels_ = [_levels(matrix, b) if b.discrete else np.zeros(0) for b in blocks]
-        counts = {
-            i: np.bincount(_codes(matrix, b, self.levels_[i]), minlength=len(self.levels_[i]))
-            for i, b in enumerate(blocks)
-            if b.discrete
-        }
+        self.thresholds_ = []
+        for block, levels in zip(blocks, self.levels_, strict=True):
+            if not block.discrete:
+                self.thresholds_.append(np.zeros(0))
+                continue
+            counts = np.bincount(_codes(matrix, block, levels), minlength=len(levels))
+            self.thresholds_.append(ndtri(np.clip(1 - counts / n, _EPS, 1 - _EPS)))
         rows = np.sort(rng.choice(n, size=min(n, self.correlation_rows), replace=False))
-        sub = matrix[rows]
-        codes = {i: _codes(sub, b, self.levels_[i]) for i, b in enumerate(blocks) if b.discrete}
-        self.orders_ = self._category_orders(sub, blocks, codes)
-        self.cumulative_ = [
-            np.concatenate([[0.0], np.cumsum(counts[i][self.orders_[i]]) / n])
-            if b.discrete
-            else np.zeros(0)
-            for i, b in enumerate(blocks)
-        ]
-        scores = self._scores(sub, blocks, codes, rng)
-        self.correlation_ = self._correlation(scores)
+        self.correlation_ = self._correlation(matrix[rows], blocks)
+        self.offsets_ = self._calibrate(blocks, rng)
 
-    def _category_orders(self, sub, blocks, codes) -> list[np.ndarray]:
-        """Order each discrete block's categories by their mean first-principal-axis score."""
-        n = len(sub)
-        parts = []
-        for i, block in enumerate(blocks):
+    def _correlation(self, matrix: np.ndarray, blocks: list[_Block]) -> np.ndarray:
+        """Latent correlation: Pearson between numeric scores, biserial between a score and
+        a category, tetrachoric (Pearson's cosine approximation) between categories of
+        different columns, zero between categories of one column (the pick of the
+        top score keeps them exclusive)."""
+        columns, group = [], []
+        for index, (block, levels) in enumerate(zip(blocks, self.levels_, strict=True)):
             if block.discrete:
-                width = len(self.levels_[i])
-                onehot = np.zeros((n, width), dtype=np.float32)
-                onehot[np.arange(n), codes[i]] = 1.0
-                parts.append(onehot)
+                codes = _codes(matrix, block, levels)
+                columns.append(np.eye(len(levels), dtype=np.float64)[codes])
+                group.extend([index] * len(levels))
             else:
-                parts.append(sub[:, block.start : block.stop])
-        orders: list[np.ndarray] = []
-        design = np.hstack(parts) if parts else np.zeros((n, 0))
-        axis_scores = None
-        if design.shape[1] > 1 and n > 2:
-            head = design[: min(n, _ORDER_ROWS)].astype(np.float64)
-            head = head - head.mean(axis=0)
-            scale = head.std(axis=0)
-            head = head / np.where(scale > 0, scale, 1.0)
-            axis_scores = head @ _first_axis(head)
-        for i, block in enumerate(blocks):
-            if not block.discrete:
-                orders.append(np.zeros(0, dtype=np.int64))
-                continue
-            width = len(self.levels_[i])
-            if axis_scores is None:
-                orders.append(np.arange(width))
-                continue
-            code = codes[i][: len(axis_scores)]
-            sums = np.bincount(code, weights=axis_scores, minlength=width)
-            counts = np.bincount(code, minlength=width)
-            means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-            orders.append(np.argsort(means, kind="stable"))
-        return orders
+                columns.append(matrix[:, block.start : block.start + 1].astype(np.float64))
+                group.append(-1 - index)
+        if not columns or len(matrix) < 2:
+            return np.eye(len(group))
+        return _latent_correlation(np.hstack(columns), np.asarray(group))
 
-    def _scores(self, matrix, blocks, codes, rng) -> np.ndarray:
-        """Standard-normal scores of every block (one column each)."""
-        out = np.empty((len(matrix), len(blocks)), dtype=np.float64)
-        for i, block in enumerate(blocks):
+    def _calibrate(self, blocks: list[_Block], rng: np.random.Generator) -> list[np.ndarray]:
+        """Per-category offsets so that picking the top score reproduces the frequencies."""
+        latent = self._latent(_CALIBRATION_DRAWS, rng)
+        offsets, column = [], 0
+        for block, levels, thresholds in zip(blocks, self.levels_, self.thresholds_, strict=True):
+            width = len(levels) if block.discrete else 1
             if not block.discrete:
-                out[:, i] = matrix[:, block.start]
+                offsets.append(np.zeros(0))
+                column += width
                 continue
-            rank = np.argsort(self.orders_[i])[codes[i]]
-            low, high = self.cumulative_[i][rank], self.cumulative_[i][rank + 1]
-            u = low + rng.random(len(matrix)) * (high - low)
-            out[:, i] = ndtri(np.clip(u, _EPS, 1 - _EPS))
-        return out
-
-    @staticmethod
-    def _correlation(scores: np.ndarray) -> np.ndarray:
-        d = scores.shape[1]
-        if len(scores) < 2 or d == 0:
-            return np.eye(d)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(scores, rowvar=False)
-        corr = np.atleast_2d(np.nan_to_num(corr, nan=0.0))
-        np.fill_diagonal(corr, 1.0)
-        values, vectors = np.linalg.eigh(corr)
-        corr = (vectors * np.clip(values, 1e-6, None)) @ vectors.T
-        scale = np.sqrt(np.diag(corr))
-        return corr / np.outer(scale, scale)
+            target = np.clip(1 - ndtr(thresholds), 1e-9, None)
+            excess = latent[:, column : column + width] - thresholds
+            offset = np.zeros(width)
+            for _ in range(_CALIBRATION_STEPS):
+                picked = np.argmax(excess + offset, axis=1)
+                share = np.bincount(picked, minlength=width) / len(picked)
+                offset += 0.5 * (np.log(target) - np.log(np.clip(share, 0.5 / len(picked), None)))
+                offset -= offset.mean()
+            offsets.append(offset)
+            column += width
+        return offsets
 
     # --------------------------------------------------------------- sample
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -202,32 +164,79 @@ class GaussianCopulaSynthesizer(Synthesizer):
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         blocks = _blocks(self.transformer_)
-        z = self._latent(n, rng)
         out = np.zeros((n, self.transformer_.output_dim), dtype=np.float32)
-        for i, block in enumerate(blocks):
-            if not block.discrete:
-                out[:, block.start] = z[:, i]
-                continue
-            rank = np.searchsorted(self.cumulative_[i], ndtr(z[:, i]), side="right") - 1
-            rank = np.clip(rank, 0, len(self.orders_[i]) - 1)
-            code = self.orders_[i][rank]
-            if block.onehot:
-                out[np.arange(n), block.start + code] = 1.0
-            else:
-                out[:, block.start] = self.levels_[i][code]
+        for first in range(0, n, _CHUNK):
+            rows = slice(first, min(n, first + _CHUNK))
+            self._decode(self._latent(rows.stop - rows.start, rng), blocks, out[rows])
         return out
+
+    def _decode(self, latent: np.ndarray, blocks: list[_Block], out: np.ndarray) -> None:
+        column = 0
+        for block, levels, thresholds, offset in zip(
+            blocks, self.levels_, self.thresholds_, self.offsets_, strict=True
+        ):
+            if not block.discrete:
+                out[:, block.start] = latent[:, column]
+                column += 1
+                continue
+            width = len(levels)
+            code = np.argmax(latent[:, column : column + width] - thresholds + offset, axis=1)
+            column += width
+            if block.onehot:
+                out[np.arange(len(out)), block.start + code] = 1.0
+            else:
+                out[:, block.start] = levels[code]
 
     # --------------------------------------------------------------- state
     def _get_state(self) -> dict[str, Any]:
         return {
             "correlation": self.correlation_,
             "levels": list(self.levels_),
-            "orders": list(self.orders_),
-            "cumulative": list(self.cumulative_),
+            "thresholds": list(self.thresholds_),
+            "offsets": list(self.offsets_),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.correlation_ = np.asarray(state["correlation"], dtype=np.float64)
-        self.levels_ = [np.asarray(v, dtype=np.float64) for v in state["levels"]]
-        self.orders_ = [np.asarray(o, dtype=np.int64) for o in state["orders"]]
-        self.cumulative_ = [np.asarray(c, dtype=np.float64) for c in state["cumulative"]]
+        for key in ("levels", "thresholds", "offsets"):
+            setattr(self, f"{key}_", [np.asarray(v, dtype=np.float64) for v in state[key]])
+
+
+def _latent_correlation(design: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Correlation of the latent normal scores behind ``design``'s columns.
+
+    ``group[j] >= 0`` marks column ``j`` as a 0/1 category indicator of column
+    ``group[j]``; negative groups are numeric normal scores.
+    """
+    binary = group >= 0
+    n = len(design)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(design, rowvar=False), nan=0.0)
+        p = design[:, binary].mean(axis=0)
+        # biserial: Pearson of a score with an indicator, rescaled to the latent scale
+        scale = np.ones(len(group))
+        scale[binary] = np.sqrt(p * (1 - p)) / norm_pdf(ndtri(np.clip(p, _EPS, 1 - _EPS)))
+        corr = corr * np.outer(scale, scale)
+        # tetrachoric between indicators: cos(pi / (1 + sqrt(ad / bc)))
+        ind = design[:, binary]
+        both = ind.T @ ind
+        ones = ind.sum(axis=0)
+        d = both
+        b = ones[None, :] - both
+        c = ones[:, None] - both
+        a = n - b - c - d
+        odds = np.sqrt((a * d) / (b * c))
+        tetra = np.cos(np.pi / (1 + odds))
+    tetra = np.where(np.isnan(tetra), 0.0, tetra)
+    corr[np.ix_(binary, binary)] = tetra
+    corr = np.clip(corr, -0.99, 0.99)
+    corr[group[:, None] == group[None, :]] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    values, vectors = np.linalg.eigh(corr)
+    corr = (vectors * np.clip(values, 1e-3, None)) @ vectors.T
+    diag = np.sqrt(np.diag(corr))
+    return corr / np.outer(diag, diag)
+
+
+def norm_pdf(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi)

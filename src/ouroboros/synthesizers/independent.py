@@ -20,19 +20,16 @@ class IndependentSynthesizer(GaussianCopulaSynthesizer):
 
     name: ClassVar[str] = "independent"
     tags: ClassVar[Tags] = Tags(conditioning="rejection")
-
     #: no correlation to estimate; a small subsample is enough for the bookkeeping
-    correlation_rows: ClassVar[int] = 10_000
+    correlation_rows: ClassVar[int] = 1_000
 
     def __init__(self, *, seed: int | None = None):
         self.seed = seed
 
-    def _category_orders(self, sub, blocks, codes) -> list[np.ndarray]:
-        return [np.arange(len(levels)) for levels in self.levels_]
-
-    @staticmethod
-    def _correlation(scores: np.ndarray) -> np.ndarray:
-        return np.eye(scores.shape[1])
+    def _correlation(self, matrix: np.ndarray, blocks: list) -> np.ndarray:
+        return np.eye(
+            sum(len(v) if b.discrete else 1 for b, v in zip(blocks, self.levels_, strict=True))
+        )
 
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, len(self.correlation_)))

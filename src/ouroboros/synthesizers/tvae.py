@@ -185,9 +185,7 @@ class TVAESynthesizer(Synthesizer):
         targets = self.layout_.targets(data)
         train_idx = torch.as_tensor(train_rows, device=device)
         params = [*self.encoder_.parameters(), *self.decoder_.parameters()]
-        optimiser = torch.optim.Adam(
-            params, lr=self.learning_rate, weight_decay=self.weight_decay
-        )
+        optimiser = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
         kl_sum = torch.zeros(self.latent_dim, device=device)
         steps = [0]
 
@@ -197,9 +195,7 @@ class TVAESynthesizer(Synthesizer):
             for batch in T.batches(len(train_rows), self.batch_size, generator, device):
                 rows = train_idx[batch]
                 x = data[rows]
-                noise = torch.randn(
-                    (len(x), self.latent_dim), generator=generator, device=device
-                )
+                noise = torch.randn((len(x), self.latent_dim), generator=generator, device=device)
                 recon, kl = self._elbo_terms(x, targets[rows], noise)
                 loss = self.loss_factor * recon + self.kl_weight * kl.sum()
                 optimiser.zero_grad(set_to_none=True)

@@ -101,4 +101,4 @@ def typed_values(
 
 def take(lookup: pd.Series, codes: np.ndarray) -> pd.Series:
     """Rows of ``lookup`` at ``codes``, keeping its dtype, with a fresh RangeIndex."""
-    return pd.Series(lookup.array.take(np.asarray(codes, dtype=np.intp)))
+    return pd.Series(lookup.array.take(np.asarray(codes, dtype=np.intp)), dtype=lookup.dtype)

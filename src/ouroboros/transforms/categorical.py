@@ -24,6 +24,9 @@ from ouroboros.transforms.base import (
     typed_values,
 )
 
+#: rows encoded at once by the one-hot encoder (bounds its temporary block)
+_CHUNK = 65_536
+
 
 class _Other:
     """The pooled "other" slot of a category block."""
@@ -94,9 +97,15 @@ class CategoricalEncoder(ABC):
 
     # ------------------------------------------------------------ block layout
     @property
-    def width(self) -> int:
+    def n_codes(self) -> int:
+        """Number of block positions: kept categories, missing, "other"."""
         check_fitted(self, "categories_")
         return len(self.categories_) + int(self.has_missing_) + int(bool(self.pooled_))
+
+    @property
+    def width(self) -> int:
+        """Number of matrix columns."""
+        return sum(span.width for span in self.spans(""))
 
     @property
     def missing_code(self) -> int | None:
@@ -104,7 +113,7 @@ class CategoricalEncoder(ABC):
 
     @property
     def other_code(self) -> int | None:
-        return self.width - 1 if self.pooled_ else None
+        return self.n_codes - 1 if self.pooled_ else None
 
     def block_categories(self) -> list[Any]:
         """Categories in block order: None stands for missing, :data:`OTHER` for the pool."""
@@ -249,16 +258,20 @@ class OneHotEncoder(CategoricalEncoder):
 
     def transform(self, values: pd.Series, out: np.ndarray | None = None) -> np.ndarray:
         codes = self.codes(values)
-        block = self._output(len(codes), self.width, out)
-        block[:] = 0.0
-        block[np.arange(len(codes)), codes] = 1.0
+        block = self._output(len(codes), self.n_codes, out)
+        # Filled in contiguous chunks, then copied: ``out`` is often a strided view.
+        for start in range(0, len(codes), _CHUNK):
+            part = codes[start : start + _CHUNK]
+            local = np.zeros((len(part), self.n_codes), dtype=block.dtype)
+            local[np.arange(len(part)), part] = 1.0
+            block[start : start + _CHUNK] = local
         return block
 
     def inverse(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
         return self.decode(np.argmax(np.asarray(block), axis=1), rng)
 
     def spans(self, column: str) -> list[Span]:
-        return [Span(column, "category", self.width, "softmax")]
+        return [Span(column, "category", self.n_codes, "softmax")]
 
 
 class OrdinalEncoder(CategoricalEncoder):
@@ -273,13 +286,13 @@ class OrdinalEncoder(CategoricalEncoder):
     def transform(self, values: pd.Series, out: np.ndarray | None = None) -> np.ndarray:
         codes = self.codes(values)
         block = self._output(len(codes), 1, out)
-        block[:, 0] = codes / max(self.width - 1, 1)
+        block[:, 0] = codes / max(self.n_codes - 1, 1)
         return block
 
     def inverse(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        scale = max(self.width - 1, 1)
+        scale = max(self.n_codes - 1, 1)
         position = np.clip(np.asarray(block, dtype=np.float64)[:, 0], 0.0, 1.0) * scale
-        return self.decode(np.rint(position).astype(np.int64).clip(0, self.width - 1), rng)
+        return self.decode(np.rint(position).astype(np.int64).clip(0, self.n_codes - 1), rng)
 
     def spans(self, column: str) -> list[Span]:
         return [Span(column, "category", 1, "linear")]

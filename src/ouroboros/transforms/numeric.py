@@ -318,11 +318,12 @@ class ModeEncoder(NumericEncoder):
             cumulative = np.cumsum(density, axis=1)
             draws = rng.random(len(values)) * cumulative[:, -1]
             modes = np.minimum((cumulative < draws[:, None]).sum(axis=1), self.n_modes - 1)
-        rows = np.arange(len(values))
+        # Filled contiguously, then copied once: ``block`` is often a strided view.
+        local = np.zeros(block.shape, dtype=block.dtype)
         value = (values - self.means_[modes]) * inverse_width[modes]
-        block[:, 0] = np.clip(value, -1.0, 1.0)
-        block[:, 1:] = 0.0
-        block[rows, 1 + modes] = 1.0
+        local[:, 0] = np.clip(value, -1.0, 1.0)
+        local[np.arange(len(values)), 1 + modes] = 1.0
+        block[:] = local
 
     def inverse(self, block: np.ndarray) -> np.ndarray:
         check_fitted(self, "means_")

@@ -167,7 +167,8 @@ class DatetimeConverter:
 
     def from_float(self, seconds: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
         check_fitted(self, "dtype_")
-        seconds = np.clip(np.asarray(seconds, dtype=np.float64), self.min_, self.max_)
+        seconds = np.asarray(seconds, dtype=np.float64)
+        seconds = np.clip(np.nan_to_num(seconds, nan=self.min_), self.min_, self.max_)
         steps = np.rint(seconds * (_PER_SECOND[self.unit_] / self.step_))
         ticks = steps.astype(np.int64) * self.step_
         if missing is not None and missing.any():
