@@ -299,6 +299,8 @@ class CollapseExperiment:
         from ouroboros.runners import LocalRunner, Resources, Task
 
         tasks, folders = [], {}
+        # parallel trajectories share the cores instead of each claiming them all
+        threads = max(1, (os.cpu_count() or 1) // workers) if runner is None else None
         for rule in plan["strategies"]:
             for seed in plan["seeds"]:
                 key = f"{rule.spec}|seed={seed}"
@@ -315,6 +317,7 @@ class CollapseExperiment:
                     "metrics": plan["metrics"],
                     "target": self.target,
                     "checkpoint_dir": str(folders[key]),
+                    "threads": threads,
                 }
                 tasks.append(Task(key, run_trajectory, kwargs, Resources(cpus=1.0)))
         runner = runner or LocalRunner(workers)

@@ -14,13 +14,15 @@ numbers), and a resumed run gives the numbers of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import socket
+import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,7 @@ def run_trajectory(
     metrics: Sequence[str] | None = None,
     target: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``generations`` generations under one strategy and seed; return their records.
 
@@ -149,8 +152,40 @@ def run_trajectory(
     ``{"cls": ..., "params": ...}`` spec, ``size`` the training rows per generation.
     With ``checkpoint_dir``, completed generations are read back instead of recomputed.
     A generation that raises is recorded with status ``"failed"`` and its error, and
-    ends the trajectory (later generations have nothing to train on).
+    ends the trajectory (later generations have nothing to train on). ``threads`` caps
+    the BLAS/OpenMP/torch threads, so that parallel trajectories do not oversubscribe
+    the cores.
     """
+    with _thread_limit(threads):
+        return _run(
+            real, holdout, schema, synthesizer, strategy, seed, generations, size, metrics,
+            target, checkpoint_dir,
+        )
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+
+
+def _run(
+    real, holdout, schema, synthesizer, strategy, seed, generations, size, metrics, target,
+    checkpoint_dir,
+) -> list[dict[str, Any]]:
     rule = strategies.parse(strategy)
     table_schema = Schema.from_dict(schema)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None

@@ -75,15 +75,16 @@ def _detection(context: EvaluationContext) -> dict:
         rng = np.random.default_rng(context.seed)
         scores = np.empty(len(y))
         drops = np.zeros(len(names))
-        for train, test in folds.split(x, y):
-            with one_thread():
+        with one_thread():
+            for train, test in folds.split(x, y):
                 model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
-            scores[test] = model.predict_proba(x[test])[:, 1]
-            fold_auc = roc_auc_score(y[test], scores[test])
-            for j in range(len(names)):
-                shuffled = x[test].copy()
-                shuffled[:, j] = rng.permutation(shuffled[:, j])
-                drops[j] += fold_auc - roc_auc_score(y[test], model.predict_proba(shuffled)[:, 1])
+                scores[test] = model.predict_proba(x[test])[:, 1]
+                fold_auc = roc_auc_score(y[test], scores[test])
+                for j in range(len(names)):
+                    shuffled = x[test].copy()
+                    shuffled[:, j] = rng.permutation(shuffled[:, j])
+                    permuted = model.predict_proba(shuffled)[:, 1]
+                    drops[j] += fold_auc - roc_auc_score(y[test], permuted)
         return {
             "auc": float(roc_auc_score(y, scores)),
             "drops": dict(zip(names, np.maximum(drops / FOLDS, 0.0).tolist(), strict=True)),

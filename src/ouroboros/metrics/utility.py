@@ -92,10 +92,10 @@ def _fit_predict(context, family, train_table, train_index, test_table, test_ind
     with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
-    if not classification:
-        return model.predict(x_test)
-    proba = np.zeros((len(test_index), context.n_levels(context.target)))
-    proba[:, model.classes_.astype(np.int64)] = model.predict_proba(x_test)
+        if not classification:
+            return model.predict(x_test)
+        proba = np.zeros((len(test_index), context.n_levels(context.target)))
+        proba[:, model.classes_.astype(np.int64)] = model.predict_proba(x_test)
     return proba
 
 

@@ -125,6 +125,11 @@ class Store(ABC):
     def artifacts(self, run_id: str) -> dict[str, str]:
         """Artifact paths of a run, by name."""
 
+    @abstractmethod
+    def migrate(self) -> int:
+        """Open the store, bring it to the newest schema; return the schema version."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection; the store reopens on next use."""
 

@@ -344,7 +344,7 @@ def train(
                 score = float(validate())
                 history.add("validation", score)
                 message += f"  val {score:.4f}"
-                if score < best - 1e-6 * abs(best):
+                if score < best:
                     best, waited, history.best_epoch = score, 0, number
                     best_state = [copy.deepcopy(m.state_dict()) for m in modules]
                 else:

@@ -126,10 +126,10 @@ class GaussianCopulaSynthesizer(Synthesizer):
         for index, (block, levels) in enumerate(zip(blocks, self.levels_, strict=True)):
             if block.discrete:
                 codes = _codes(matrix, block, levels)
-                columns.append(np.eye(len(levels), dtype=np.float64)[codes])
+                columns.append(np.eye(len(levels), dtype=np.float32)[codes])
                 group.extend([index] * len(levels))
             else:
-                columns.append(matrix[:, block.start : block.start + 1].astype(np.float64))
+                columns.append(matrix[:, block.start : block.start + 1].astype(np.float32))
                 group.append(-1 - index)
         if not columns or len(matrix) < 2:
             return np.eye(len(group))
@@ -210,23 +210,26 @@ def _latent_correlation(design: np.ndarray, group: np.ndarray) -> np.ndarray:
     """
     binary = group >= 0
     n = len(design)
+    design = design.astype(np.float32)
+    gram = (design.T @ design).astype(np.float64)  # one pass gives every statistic below
+    sums = design.sum(axis=0, dtype=np.float64)
+    mean = sums / n
+    cov = gram / n - np.outer(mean, mean)
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.nan_to_num(np.corrcoef(design, rowvar=False), nan=0.0)
-        p = design[:, binary].mean(axis=0)
+        sd = np.sqrt(np.diag(cov))
+        corr = np.nan_to_num(cov / np.outer(sd, sd), nan=0.0)
+        p = mean[binary]
         # biserial: Pearson of a score with an indicator, rescaled to the latent scale
         scale = np.ones(len(group))
         scale[binary] = np.sqrt(p * (1 - p)) / norm_pdf(ndtri(np.clip(p, _EPS, 1 - _EPS)))
         corr = corr * np.outer(scale, scale)
         # tetrachoric between indicators: cos(pi / (1 + sqrt(ad / bc)))
-        ind = design[:, binary]
-        both = ind.T @ ind
-        ones = ind.sum(axis=0)
-        d = both
-        b = ones[None, :] - both
-        c = ones[:, None] - both
+        d = gram[np.ix_(binary, binary)]
+        ones = sums[binary]
+        b = ones[None, :] - d
+        c = ones[:, None] - d
         a = n - b - c - d
-        odds = np.sqrt((a * d) / (b * c))
-        tetra = np.cos(np.pi / (1 + odds))
+        tetra = np.cos(np.pi / (1 + np.sqrt((a * d) / (b * c))))
     tetra = np.where(np.isnan(tetra), 0.0, tetra)
     corr[np.ix_(binary, binary)] = tetra
     corr = np.clip(corr, -0.99, 0.99)

@@ -70,8 +70,13 @@ class IdentifierGenerator:
             return self
         text = present.astype(str)
         self.kind_ = "string"
-        self.prefix_ = os.path.commonprefix([text.min(), text.max()])
-        rest = text.str.slice(len(self.prefix_))
+        prefix = os.path.commonprefix([text.min(), text.max()])
+        # Digits shared by every value (e.g. zero padding) belong to the number, not the prefix.
+        numeric_prefix = prefix.rstrip(string.digits)
+        rest = text.str.slice(len(numeric_prefix))
+        if not (set("".join(rest.iloc[:5000].tolist())) <= set(string.digits)):
+            numeric_prefix, rest = prefix, text.str.slice(len(prefix))
+        self.prefix_ = numeric_prefix
         self.length_ = int(rest.str.len().value_counts().idxmax())
         self.alphabet_ = _alphabet(set("".join(rest.iloc[:5000].tolist())))
         numbers = pd.to_numeric(rest, errors="coerce") if self.alphabet_ == string.digits else None
