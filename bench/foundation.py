@@ -47,7 +47,7 @@ def worker(library: str, data_path: str, n_sample: int) -> dict:
         from sdv.metadata import Metadata
         from sdv.single_table import GaussianCopulaSynthesizer
 
-        metadata = Metadata.detect_from_dataframe(table)
+        metadata = Metadata.detect_from_dataframes({"table": table})
         model = GaussianCopulaSynthesizer(metadata)
         model.fit(table)
         fit_s = time.perf_counter() - start

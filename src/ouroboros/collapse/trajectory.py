@@ -72,13 +72,16 @@ def read_records(checkpoint_dir: str | os.PathLike | None, generations: int) -> 
     return records
 
 
-def make_synthesizer(spec: dict[str, Any], seed: int):
-    """A fresh, unfitted synthesizer from ``{"cls": class or registry name, "params": ...}``."""
+def _synthesizer_class(spec: dict[str, Any]) -> type:
     from ouroboros import synthesizers
 
     cls = spec["cls"]
-    if isinstance(cls, str):
-        cls = synthesizers.get(cls)
+    return synthesizers.get(cls) if isinstance(cls, str) else cls
+
+
+def make_synthesizer(spec: dict[str, Any], seed: int):
+    """A fresh, unfitted synthesizer from ``{"cls": class or registry name, "params": ...}``."""
+    cls = _synthesizer_class(spec)
     params = dict(spec.get("params") or {})
     if "seed" in cls.param_names():
         params["seed"] = seed
@@ -156,7 +159,7 @@ def run_trajectory(
     the BLAS/OpenMP/torch threads, so that parallel trajectories do not oversubscribe
     the cores.
     """
-    with _thread_limit(threads):
+    with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
         return _run(
             real, holdout, schema, synthesizer, strategy, seed, generations, size, metrics,
             target, checkpoint_dir,
@@ -164,12 +167,14 @@ def run_trajectory(
 
 
 @contextlib.contextmanager
-def _thread_limit(threads: int | None) -> Iterator[None]:
+def _thread_limit(threads: int | None, uses_torch: bool) -> Iterator[None]:
     if threads is None:
         yield
         return
     from threadpoolctl import threadpool_limits
 
+    if uses_torch:
+        import torch  # noqa: F401 - imported now so that its thread pool can be capped
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else None
     if torch is not None:

@@ -108,7 +108,11 @@ class Metric(ABC):
         }
         missing = [r for r in REQUIREMENTS if r in self.requires and not given[r]]
         if missing:
-            words = {"holdout": "a holdout", "target": "a target", "sensitive": "a sensitive column"}
+            words = {
+                "holdout": "a holdout",
+                "target": "a target",
+                "sensitive": "a sensitive column",
+            }
             return "needs " + " and ".join(words[m] for m in missing)
         return None
 

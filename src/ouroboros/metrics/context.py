@@ -402,7 +402,9 @@ class EvaluationContext:
                 continue
             values = table.numeric[column][index]
             missing = np.isnan(values)
-            blocks.append(np.where(missing, 0.0, (values - self.centre[column]) / self.scale[column]))
+            blocks.append(
+                np.where(missing, 0.0, (values - self.centre[column]) / self.scale[column])
+            )
             if self.real_has_missing[column]:
                 blocks.append(missing.astype(float))
         weight = 1 / math.sqrt(2)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ouroboros.metrics.base import Metric, MetricResult
-from ouroboros.metrics.context import KNN_ROWS, K_NEIGHBOURS, EvaluationContext
+from ouroboros.metrics.context import K_NEIGHBOURS, KNN_ROWS, EvaluationContext
 from ouroboros.metrics.neighbours import cross_pass, nearest
 
 #: levels α and β of the integrated α-precision and β-recall

@@ -202,9 +202,9 @@ class Evaluation:
                 "format_version": FORMAT_VERSION,
                 "ouroboros_version": ouroboros.__version__,
                 "info": self.info,
-                "scorecard": scorecard.astype(object).where(scorecard.notna(), None).to_dict(
-                    orient="records"
-                ),
+                "scorecard": scorecard.astype(object)
+                .where(scorecard.notna(), None)
+                .to_dict(orient="records"),
                 "metrics": [vars(r) for r in self.records],
                 "skipped": self.skipped,
             }

@@ -25,12 +25,12 @@ on every row by hashing whole rows.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import KNN_ROWS, EvaluationContext
 from ouroboros.metrics.diversity import cross
 from ouroboros.metrics.neighbours import nearest_both_ways
+from ouroboros.metrics.stats import roc_auc
 
 #: bins of the distance-to-closest-record histogram in the report
 DCR_BINS = 40
@@ -137,7 +137,7 @@ class MembershipAUC(_HoldoutPrivacy):
         found = _distances(context)
         members, others = found["train_to_synthetic"], found["holdout_to_synthetic"]
         labels = np.r_[np.ones(len(members)), np.zeros(len(others))]
-        auc = float(roc_auc_score(labels, -np.r_[members, others]))
+        auc = float(roc_auc(labels, -np.r_[members, others]))
         return MetricResult(max(auc, 0.5), [], {"raw_auc": auc, "rows": found["rows"]})
 
 

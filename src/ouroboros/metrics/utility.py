@@ -22,11 +22,12 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.metrics import r2_score
 
 from ouroboros.metrics.base import Metric, MetricResult, mean_of
 from ouroboros.metrics.context import UTILITY_ROWS, EncodedTable, EvaluationContext
 from ouroboros.metrics.detection import boosting_classifier, one_thread, tree_features
+from ouroboros.metrics.stats import roc_auc
 
 FAMILIES = ("linear", "boosting")
 #: TRTR skill below which a family's ratio is not reported (the target is not predictable)
@@ -105,9 +106,7 @@ def skill(context: EvaluationContext, y: np.ndarray, prediction: np.ndarray | No
         return 0.0
     if is_classification(context):
         aucs = [
-            roc_auc_score(y == c, prediction[:, c])
-            for c in np.unique(y)
-            if 0 < np.sum(y == c) < len(y)
+            roc_auc(y == c, prediction[:, c]) for c in np.unique(y) if 0 < np.sum(y == c) < len(y)
         ]
         return max(2 * float(np.mean(aucs)) - 1, 0.0) if aucs else math.nan
     return max(float(r2_score(y, prediction)), 0.0)
@@ -168,7 +167,10 @@ class TSTRRatio(_Utility):
 
     def _compute(self, context: EvaluationContext) -> MetricResult:
         trtr, tstr = predictions(context, "real"), predictions(context, "synthetic")
-        rows, details = [], {"task": "classification" if is_classification(context) else "regression"}
+        rows, details = (
+            [],
+            {"task": "classification" if is_classification(context) else "regression"},
+        )
         for family in FAMILIES:
             real_skill = skill(context, trtr["y"], trtr[family])
             synthetic_skill = skill(context, tstr["y"], tstr[family])
