@@ -49,10 +49,11 @@ def worker(library: str, data_path: str, n_sample: int) -> dict:
 
         metadata = Metadata.detect_from_dataframes({"table": table})
         model = GaussianCopulaSynthesizer(metadata)
-        model.fit(table)
+        model.fit({"table": table})  # SDV 2 takes a dict of one table
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         out = model.sample(n_sample)
+        out = next(iter(out.values())) if isinstance(out, dict) else out
     sample_s = time.perf_counter() - start
     assert len(out) == n_sample
     return {

@@ -105,9 +105,11 @@ def _check_valid(back: pd.DataFrame, data: pd.DataFrame, schema: Schema) -> None
         elif column.kind in (K.INTEGER, K.CONTINUOUS):
             assert got.min() >= real.min() and got.max() <= real.max()
         elif column.kind is K.DATETIME:
-            parse = (lambda s: pd.to_datetime(s, format=column.datetime_format)) if (
-                column.datetime_format
-            ) else (lambda s: s)
+            parse = (
+                (lambda s: pd.to_datetime(s, format=column.datetime_format))
+                if (column.datetime_format)
+                else (lambda s: s)
+            )
             assert parse(got).min() >= parse(real).min()
             assert parse(got).max() <= parse(real).max()
         elif column.kind is K.IDENTIFIER:
@@ -178,7 +180,7 @@ def test_ordinal_has_no_discrete_columns(mixed_table, rng):
     schema = Schema.detect(mixed_table)
     transformer = TableTransformer(schema, categorical="ordinal").fit(mixed_table, rng)
     assert transformer.discrete_columns() == []
-    (_, _, span), = transformer.spans_for("group")
+    ((_, _, span),) = transformer.spans_for("group")
     assert (span.kind, span.width, span.activation) == ("category", 1, "linear")
 
 
@@ -236,7 +238,9 @@ def test_same_rng_same_output(mixed_table):
 
 def test_transform_without_rng_is_deterministic(mixed_table, rng):
     transformer = TableTransformer(Schema.detect(mixed_table)).fit(mixed_table, rng)
-    np.testing.assert_array_equal(transformer.transform(mixed_table), transformer.transform(mixed_table))
+    np.testing.assert_array_equal(
+        transformer.transform(mixed_table), transformer.transform(mixed_table)
+    )
 
 
 def test_missing_rate_is_restored_from_the_indicator(rng):
@@ -294,7 +298,9 @@ def test_empty_matrix_gives_empty_typed_table(mixed_table, rng):
 
 
 def test_datetime_text_with_timezone_offsets(rng):
-    stamps = [dt.datetime(2022, 1, 1, 8) + dt.timedelta(hours=int(h)) for h in rng.integers(0, 5000, 50)]
+    stamps = [
+        dt.datetime(2022, 1, 1, 8) + dt.timedelta(hours=int(h)) for h in rng.integers(0, 5000, 50)
+    ]
     data = pd.DataFrame({"t": [s.strftime("%Y-%m-%dT%H:%M:%S+0530") for s in stamps]})
     schema = Schema.detect(data)
     assert schema["t"].kind is K.DATETIME

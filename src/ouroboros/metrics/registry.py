@@ -86,7 +86,7 @@ def resolve(metrics) -> builtins.list[Metric]:
     """Metric instances from names, classes or instances (``None``: every metric)."""
     if metrics is None:
         return [get(name)() for name in list()]
-    if isinstance(metrics, (str, Metric)) or isinstance(metrics, type):
+    if isinstance(metrics, (str, Metric, type)):
         metrics = [metrics]
     out = []
     for item in metrics:

@@ -159,8 +159,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
 
     # --------------------------------------------------------------- sample
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        chol = np.linalg.cholesky(self.correlation_)
-        return rng.standard_normal((n, len(chol))) @ chol.T
+        chol = np.linalg.cholesky(self.correlation_).astype(np.float32)
+        return rng.standard_normal((n, len(chol)), dtype=np.float32) @ chol.T
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         blocks = _blocks(self.transformer_)
@@ -180,7 +180,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 column += 1
                 continue
             width = len(levels)
-            code = np.argmax(latent[:, column : column + width] - thresholds + offset, axis=1)
+            shift = (offset - thresholds).astype(np.float32)
+            code = np.argmax(latent[:, column : column + width] + shift, axis=1)
             column += width
             if block.onehot:
                 out[np.arange(len(out)), block.start + code] = 1.0

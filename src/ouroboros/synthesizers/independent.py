@@ -32,4 +32,4 @@ class IndependentSynthesizer(GaussianCopulaSynthesizer):
         )
 
     def _latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.standard_normal((n, len(self.correlation_)))
+        return rng.standard_normal((n, len(self.correlation_)), dtype=np.float32)

@@ -39,12 +39,32 @@ def _alphabet(chars: set[str]) -> str:
     return string.digits + string.ascii_letters
 
 
-def fresh_integers(n: int, above: int, digits: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` distinct integers above ``above`` in random order, of ``digits`` digits if room."""
-    room = 10**digits - 1 - above
-    largest_gap = max(1, min(room // max(n, 1), (_INT_CEILING - max(above, 0)) // max(n, 1)))
+def fresh_integers(
+    n: int, above: int, digits: int, rng: np.random.Generator, ceiling: int = _INT_CEILING
+) -> np.ndarray:
+    """``n`` distinct integers in ``(above, ceiling]`` in random order, of ``digits`` digits
+    when there is room."""
+    room = ceiling - above
+    if room < n:
+        raise DataError(
+            f"cannot make {n} fresh identifiers above {above} without passing {ceiling}, "
+            "the largest value of the column's dtype; store the column as int64"
+        )
+    same_digits = min(10**digits - 1, ceiling) - above
+    largest_gap = max(1, min(same_digits, room) // max(n, 1))
     values = above + np.cumsum(rng.integers(1, largest_gap + 1, size=n, dtype=np.int64))
     return rng.permutation(values)
+
+
+def _ceiling(dtype: str) -> int:
+    """Largest integer the dtype holds exactly (capped to stay clear of int64 overflow)."""
+    numpy_dtype = getattr(pd.api.types.pandas_dtype(dtype), "numpy_dtype", None)
+    numpy_dtype = numpy_dtype or pd.api.types.pandas_dtype(dtype)
+    if np.issubdtype(numpy_dtype, np.integer):
+        return min(int(np.iinfo(numpy_dtype).max), _INT_CEILING)
+    if np.issubdtype(numpy_dtype, np.floating):
+        return 2 ** (np.finfo(numpy_dtype).nmant + 1)
+    return _INT_CEILING
 
 
 class IdentifierGenerator:
@@ -88,7 +108,8 @@ class IdentifierGenerator:
         check_fitted(self, "kind_")
         missing = rng.random(n) < self.missing_fraction_
         if self.kind_ == "integer":
-            numbers = pd.Series(fresh_integers(n, self.max_, self.length_, rng))
+            ceiling = _ceiling(self.dtype_)
+            numbers = pd.Series(fresh_integers(n, self.max_, self.length_, rng, ceiling))
             if missing.any():
                 numbers = numbers.astype("Int64").mask(missing)
             return numbers.astype(pd.api.types.pandas_dtype(self.dtype_))
