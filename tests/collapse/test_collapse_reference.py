@@ -32,8 +32,13 @@ def c4(m: int) -> float:
 @pytest.fixture(scope="module")
 def unbiased_m100():
     return simulate(
-        "gaussian", strategy="replace", generations=50, sample_size=100, trials=10_000,
-        seed=11, estimator="unbiased",
+        "gaussian",
+        strategy="replace",
+        generations=50,
+        sample_size=100,
+        trials=10_000,
+        seed=11,
+        estimator="unbiased",
     )
 
 
@@ -56,7 +61,12 @@ def test_unbiased_sigma_shrinks_by_c4(unbiased_m100):
 def test_unbiased_log_variance_tends_to_minus_infinity():
     m, n = 10, 100
     sim = simulate(
-        "gaussian", strategy="replace", generations=n, sample_size=m, trials=8_000, seed=3,
+        "gaussian",
+        strategy="replace",
+        generations=n,
+        sample_size=m,
+        trials=8_000,
+        seed=3,
         estimator="unbiased",
     )
     expected = n * (digamma((m - 1) / 2) + math.log(2 / (m - 1)))
@@ -78,8 +88,15 @@ def test_wasserstein_to_the_original(unbiased_m100):
 def test_mle_variance_decays_geometrically():
     m, n = 100, 50
     sim = simulate(
-        "gaussian", strategy="replace", generations=n, sample_size=m, trials=10_000, seed=5,
-        estimator="mle", mean=2.0, var=1.0,
+        "gaussian",
+        strategy="replace",
+        generations=n,
+        sample_size=m,
+        trials=10_000,
+        seed=5,
+        estimator="mle",
+        mean=2.0,
+        var=1.0,
     )
     assert ((m - 1) / m) ** n == pytest.approx(0.6050, abs=1e-4)
     assert_mean(sim["var"][:, n], ((m - 1) / m) ** n)
@@ -91,8 +108,13 @@ def test_mle_variance_decays_geometrically():
 def test_categorical_absorbs_in_proportion_to_p():
     p = np.array([0.5, 0.3, 0.15, 0.05])
     sim = simulate(
-        "categorical", strategy="replace", generations=300, sample_size=20, trials=4_000,
-        seed=7, probs=p,
+        "categorical",
+        strategy="replace",
+        generations=300,
+        sample_size=20,
+        trials=4_000,
+        seed=7,
+        probs=p,
     )
     probs = sim["probs"]
     single = probs.max(axis=2) == 1.0
@@ -120,7 +142,13 @@ def test_categorical_absorbs_in_proportion_to_p():
 def test_ols_test_error(strategy, expected):
     d, t, n = 10, 50, 10
     sim = simulate(
-        "ols", strategy=strategy, generations=n, sample_size=t, trials=4_000, seed=13, dim=d,
+        "ols",
+        strategy=strategy,
+        generations=n,
+        sample_size=t,
+        trials=4_000,
+        seed=13,
+        dim=d,
         noise=1.0,
     )
     error = ((sim["coef"] - sim.truth["coef"]) ** 2).sum(axis=2)
@@ -189,8 +217,12 @@ def test_zipf_tail_cut_sets_a_floor():
 @pytest.mark.parametrize("model", ["gaussian", "categorical", "ols"])
 def test_every_strategy_runs_on_every_model(model, strategy):
     params = {"dim": 3} if model == "ols" else {}
-    a = simulate(model, strategy=strategy, generations=4, sample_size=12, trials=50, seed=1, **params)
-    b = simulate(model, strategy=strategy, generations=4, sample_size=12, trials=50, seed=1, **params)
+    a = simulate(
+        model, strategy=strategy, generations=4, sample_size=12, trials=50, seed=1, **params
+    )
+    b = simulate(
+        model, strategy=strategy, generations=4, sample_size=12, trials=50, seed=1, **params
+    )
     for key, value in a.params.items():
         assert value.shape[:2] == (50, 5)
         assert np.all(np.isfinite(value))

@@ -4,6 +4,7 @@ by the test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -82,10 +83,8 @@ class LocalRayCluster:
 
     def kill(self, name: str) -> None:
         """SIGKILL every process of node ``name`` (raylet, agents, workers) at once."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.nodes[name].pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def stop(self) -> None:
         for name in list(self.nodes):

@@ -7,10 +7,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import runner_units as units
 
 from ouroboros.runners import LocalRunner, RayRunner, Task
+from ouroboros.store import open_store
+from ouroboros.sweep import SweepConfig, run_sweep
 
 ray = pytest.importorskip("ray")
 
@@ -54,6 +57,33 @@ def test_a_sweep_on_ray_equals_the_local_runner(cluster, tmp_path):
     local = _values(LocalRunner().run(_steppers(tmp_path / "local", n=6, steps=3)))
     assert on_ray == local
     assert not ray.is_initialized()  # the runner disconnects when it connected itself
+
+
+def test_a_collapse_sweep_on_ray_equals_the_local_runner(cluster, tmp_path):
+    config = SweepConfig.from_dict(
+        {
+            "name": "on-ray",
+            "generations": 2,
+            "seeds": [0, 1],
+            "strategies": ["replace", "accumulate"],
+            "metrics": ["tv_complement", "category_coverage"],
+            "reports": False,
+            "datasets": [{"builtin": "adult", "rows": 160}],
+            "synthesizers": [{"name": "gaussian_copula"}],
+        }
+    )
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    on_ray = run_sweep(
+        config, runner=RayRunner(address=cluster.address), store=url, output=tmp_path / "ray"
+    )
+    local = run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "local")
+    assert on_ray.ok and local.ok, (on_ray.errors, local.errors)
+    key = "adult/gaussian_copula"
+    pd.testing.assert_frame_equal(on_ray.results[key].table, local.results[key].table)
+    store = open_store(url)
+    stored = store.metrics([on_ray.run_ids[key]])
+    assert len(stored) == len(on_ray.results[key].table)
+    assert store.get_run(on_ray.sweep_id).status == "finished"
 
 
 def test_failures_are_retried_then_reported(cluster, tmp_path):

@@ -231,6 +231,4 @@ def test_a_new_store_is_at_the_newest_schema_in_wal_mode(store):
     assert store.migrate() == SCHEMA_VERSION
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
-            (SCHEMA_VERSION,)
-        ]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]

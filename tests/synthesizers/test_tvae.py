@@ -79,8 +79,7 @@ def test_layout_cross_entropy_matches_torch_per_block():
 
 def test_sample_onehot_draws_valid_blocks():
     layout = T.SpanLayout(SPANS)
-    out = layout.sample_onehot(torch.randn(25, layout.dim), torch.Generator().manual_seed(1))
-    blocks = layout.blocks(out, fill=0.0)
+    blocks = layout.sample_onehot(torch.randn(25, layout.dim), torch.Generator().manual_seed(1))
     assert torch.equal(blocks.sum(dim=2), torch.ones(25, layout.n_blocks))
     assert set(blocks.unique().tolist()) == {0.0, 1.0}
 

@@ -126,3 +126,11 @@ def test_errors():
         IdentifierGenerator().generate(3, np.random.default_rng(0))
     with pytest.raises(DataError, match="entirely missing"):
         _fit(pd.Series([None, None], dtype=object, name="x"))
+
+
+def test_small_integer_dtypes_refuse_to_overflow(rng):
+    series = pd.Series(np.arange(250, dtype="uint8"), name="id")
+    generator = _fit(series)
+    assert generator.generate(5, rng).gt(249).all()
+    with pytest.raises(DataError, match="int64"):
+        generator.generate(10, rng)

@@ -105,13 +105,10 @@ def _check_valid(back: pd.DataFrame, data: pd.DataFrame, schema: Schema) -> None
         elif column.kind in (K.INTEGER, K.CONTINUOUS):
             assert got.min() >= real.min() and got.max() <= real.max()
         elif column.kind is K.DATETIME:
-            parse = (
-                (lambda s: pd.to_datetime(s, format=column.datetime_format))
-                if (column.datetime_format)
-                else (lambda s: s)
-            )
-            assert parse(got).min() >= parse(real).min()
-            assert parse(got).max() <= parse(real).max()
+            if column.datetime_format:
+                got = pd.to_datetime(got, format=column.datetime_format)
+                real = pd.to_datetime(real, format=column.datetime_format)
+            assert got.min() >= real.min() and got.max() <= real.max()
         elif column.kind is K.IDENTIFIER:
             assert got.dropna().is_unique
         if not real.isna().any() and column.kind is not K.IDENTIFIER:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from ouroboros.cli import core
+from ouroboros.cli import collapse, core, runs, sweep
 from ouroboros.errors import OuroborosError
 
 app = typer.Typer(
@@ -29,7 +29,8 @@ def _root(
     """Synthetic tabular data that knows about model collapse."""
 
 
-core.register(app)
+for _module in (core, collapse, sweep, runs):
+    _module.register(app)
 
 _USER_ERRORS = (OuroborosError, FileNotFoundError, PermissionError, IsADirectoryError)
 

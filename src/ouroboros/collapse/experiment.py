@@ -151,11 +151,20 @@ class CollapseExperiment:
         if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
             check_param("seeds", seeds, seeds >= 1, "a positive number of seeds or a list of seeds")
             return list(range(int(seeds)))
-        ok = isinstance(seeds, Sequence) and len(seeds) > 0 and all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds
+        ok = (
+            isinstance(seeds, Sequence)
+            and len(seeds) > 0
+            and all(
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0
+                for s in seeds
+            )
         )
-        check_param("seeds", seeds, ok and len(set(seeds)) == len(seeds),
-                    "a positive integer or a list of distinct non-negative integers")
+        check_param(
+            "seeds",
+            seeds,
+            ok and len(set(seeds)) == len(seeds),
+            "a positive integer or a list of distinct non-negative integers",
+        )
         return [int(s) for s in seeds]
 
     def _tables(self, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,8 +177,9 @@ class CollapseExperiment:
         elif isinstance(holdout, (str, os.PathLike)):
             holdout, train = read_table(holdout), real.reset_index(drop=True)
         elif isinstance(holdout, (float, int)) and not isinstance(holdout, bool):
-            check_param("holdout", holdout, 0 < holdout < 1,
-                        "a fraction in (0, 1), a table or a path")
+            check_param(
+                "holdout", holdout, 0 < holdout < 1, "a fraction in (0, 1), a table or a path"
+            )
             n_holdout = int(round(holdout * len(real)))
             if n_holdout < 2 or len(real) - n_holdout < 2:
                 raise CollapseError(
@@ -204,8 +214,9 @@ class CollapseExperiment:
 
         if self.sample_size is not None:
             size = self.sample_size
-            check_param("sample_size", size, isinstance(size, int) and size >= 2,
-                        "an integer >= 2 or None")
+            check_param(
+                "sample_size", size, isinstance(size, int) and size >= 2, "an integer >= 2 or None"
+            )
             if not fits(size):
                 needs = {r.spec: r.real_rows_needed(size, generations) for r in rules}
                 raise CollapseError(
@@ -213,17 +224,18 @@ class CollapseExperiment:
                     f"available: {needs}; lower sample_size or give more rows"
                 )
             return size
-        size = n_real
-        while size >= 2 and not fits(size):
-            size = min(size - 1, int(size * 0.99))
-        if size < 2:
+        if not fits(2):
             raise CollapseError(
                 f"{n_real} real training rows are too few for these strategies over "
                 f"{generations} generations"
             )
-        return size
+        low, high = 2, n_real  # the real rows a strategy needs grow with the size
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low
 
-    def _metric_names(self) -> list[str] | None:
+    def _metric_names(self) -> list[str]:
         from ouroboros import metrics as registry
 
         if self.metrics is None:
@@ -239,9 +251,12 @@ class CollapseExperiment:
 
     def plan(self) -> dict[str, Any]:
         """Validate every parameter and return the resolved experiment (no training)."""
-        check_param("generations", self.generations,
-                    isinstance(self.generations, int) and self.generations >= 1,
-                    "an integer >= 1")
+        check_param(
+            "generations",
+            self.generations,
+            isinstance(self.generations, int) and self.generations >= 1,
+            "an integer >= 1",
+        )
         seeds = self._seeds()
         rules = self._strategies()
         synth = self._synthesizer_spec()
@@ -276,8 +291,9 @@ class CollapseExperiment:
         interrupted there continues where it stopped. ``progress(done, total)`` is
         called as generations complete.
         """
-        check_param("workers", workers, isinstance(workers, int) and workers >= 1,
-                    "an integer >= 1")
+        check_param(
+            "workers", workers, isinstance(workers, int) and workers >= 1, "an integer >= 1"
+        )
         plan = self.plan()
         config = _config(plan, self.generations, self.target)
         if checkpoint_dir is None:
@@ -382,14 +398,16 @@ def _collect(
             if len(trajectory) < generations:
                 error = result.error if result is not None else "the runner returned no result"
                 lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
-                trajectory.append({
-                    "generation": len(trajectory),
-                    "strategy": task.kwargs["strategy"].spec,
-                    "seed": task.kwargs["seed"],
-                    "status": "failed",
-                    "error": lines[-1] if lines else "unknown error",
-                    "traceback": str(error),
-                })
+                trajectory.append(
+                    {
+                        "generation": len(trajectory),
+                        "strategy": task.kwargs["strategy"].spec,
+                        "seed": task.kwargs["seed"],
+                        "status": "failed",
+                        "error": lines[-1] if lines else "unknown error",
+                        "traceback": str(error),
+                    }
+                )
         records += trajectory
     if progress is not None:
         progress(sum(_count_done(folders[k], generations) for k in folders), total)
@@ -402,7 +420,9 @@ def _count_done(folder: Path, generations: int) -> int:
 
 def _fingerprint(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode())
+    digest.update(
+        json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode()
+    )
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 

@@ -27,8 +27,18 @@ from ouroboros.io import atomic_write_text
 if TYPE_CHECKING:
     from ouroboros.collapse.result import CollapseResult
 
-_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-            "#17becf", "#7f7f7f", "#bcbd22"]
+_PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+]
 #: categorical columns and trials the theory panel simulates (a few seconds at most)
 _THEORY_COLUMNS = 8
 _THEORY_TRIALS = 64
@@ -55,11 +65,9 @@ def metric_chart(result: CollapseResult, metric: str, colors: dict[str, str]) ->
         if curve.empty:
             continue
         x = curve["generation"].to_numpy()
-        ax.plot(x, curve["mean"], marker="o", ms=3, lw=1.6, color=colors[strategy],
-                label=strategy)
+        ax.plot(x, curve["mean"], marker="o", ms=3, lw=1.6, color=colors[strategy], label=strategy)
         if (curve["count"] > 1).any():
-            ax.fill_between(x, curve["min"], curve["max"], color=colors[strategy], alpha=0.15,
-                            lw=0)
+            ax.fill_between(x, curve["min"], curve["max"], color=colors[strategy], alpha=0.15, lw=0)
     ax.axvline(0, color="#555555", ls=":", lw=1)
     ceiling = info["ceiling"]
     if ceiling is not None and math.isfinite(ceiling):
@@ -89,14 +97,24 @@ def provenance_chart(result: CollapseResult) -> str | None:
         rows = frame[(frame["strategy"] == strategy) & (frame["seed"] == seed)]
         bottom = np.zeros(generations)
         for source in [None, *range(generations)]:
-            part = rows[rows["source_generation"].isna()] if source is None else rows[
-                rows["source_generation"] == source]
+            part = (
+                rows[rows["source_generation"].isna()]
+                if source is None
+                else rows[rows["source_generation"] == source]
+            )
             if part.empty:
                 continue
             heights = np.zeros(generations)
             heights[part["generation"].to_numpy(dtype=int)] = part["rows"].to_numpy(dtype=float)
-            ax.bar(np.arange(generations), heights, bottom=bottom, width=0.8,
-                   color=cmap(source), lw=0, label="real" if source is None else None)
+            ax.bar(
+                np.arange(generations),
+                heights,
+                bottom=bottom,
+                width=0.8,
+                color=cmap(source),
+                lw=0,
+                label="real" if source is None else None,
+            )
             bottom += heights
         ax.set_title(strategy, fontsize=9)
         ax.set_xlabel("generation", fontsize=8)
@@ -129,6 +147,10 @@ def theory_curves(result: CollapseResult, seed: int = 0) -> dict[str, np.ndarray
             rule = strategies.parse(spec)
         except Exception:  # a strategy registered by a plugin the reference does not know
             continue
+        if rule.name == "curate":
+            # the reference's oracle verifier ranks whole categories at once (every row of
+            # a category scores the same), unlike the lab's learned one: not comparable
+            continue
         shares = []
         for column in columns:
             probs = np.asarray(freqs[column], dtype=float)
@@ -136,8 +158,13 @@ def theory_curves(result: CollapseResult, seed: int = 0) -> dict[str, np.ndarray
                 continue
             try:
                 sim = reference.simulate(
-                    "categorical", strategy=rule, generations=generations, sample_size=size,
-                    trials=_THEORY_TRIALS, seed=seed, probs=probs / probs.sum(),
+                    "categorical",
+                    strategy=rule,
+                    generations=generations,
+                    sample_size=size,
+                    trials=_THEORY_TRIALS,
+                    seed=seed,
+                    probs=probs / probs.sum(),
                 )
             except ValueError:
                 continue
@@ -152,8 +179,9 @@ def theory_chart(curves: dict[str, np.ndarray], colors: dict[str, str]) -> str:
     fig = Figure(figsize=(5.6, 3.4))
     ax = fig.add_subplot()
     for spec, curve in curves.items():
-        ax.plot(np.arange(len(curve)), curve, ls="--", marker=".", color=colors.get(spec),
-                label=spec)
+        ax.plot(
+            np.arange(len(curve)), curve, ls="--", marker=".", color=colors.get(spec), label=spec
+        )
     ax.axvline(0, color="#555555", ls=":", lw=1)
     ax.set_xlabel("generation (0 = trained on real data)")
     ax.set_ylabel("share of real categories kept")
@@ -173,14 +201,26 @@ def render(result: CollapseResult, path: str | os.PathLike, *, theory: bool = Tr
         cells = []
         for strategy in result.strategies:
             d = drifts.get((strategy, row.metric))
-            cells.append(None if d is None else {
-                "start": d.start, "end": d.end, "verdict": d.verdict, "first": d.first,
-            })
-        charts.append({
-            "metric": row.metric, "category": row.category, "direction": row.direction,
-            "ceiling": row.ceiling, "png": metric_chart(result, row.metric, colors),
-            "cells": cells,
-        })
+            cells.append(
+                None
+                if d is None
+                else {
+                    "start": d.start,
+                    "end": d.end,
+                    "verdict": d.verdict,
+                    "first": d.first,
+                }
+            )
+        charts.append(
+            {
+                "metric": row.metric,
+                "category": row.category,
+                "direction": row.direction,
+                "ceiling": row.ceiling,
+                "png": metric_chart(result, row.metric, colors),
+                "cells": cells,
+            }
+        )
     curves = theory_curves(result) if theory else {}
     config = result.config
     gens = result.generations
@@ -191,14 +231,16 @@ def render(result: CollapseResult, path: str | os.PathLike, *, theory: bool = Tr
         if "keep_rate" in gens:
             rates = gens.loc[gens["strategy"] == spec, "keep_rate"].dropna()
             keep = float(rates.mean()) if len(rates) else None
-        rules.append({
-            "spec": spec,
-            "citation": (config.get("citations") or {}).get(spec, ""),
-            "description": _description(spec),
-            "degraded": sum(d.verdict == "degraded" for d in mine),
-            "metrics": len(mine),
-            "keep_rate": keep,
-        })
+        rules.append(
+            {
+                "spec": spec,
+                "citation": (config.get("citations") or {}).get(spec, ""),
+                "description": _description(spec),
+                "degraded": sum(d.verdict == "degraded" for d in mine),
+                "metrics": len(mine),
+                "keep_rate": keep,
+            }
+        )
     html = _template().render(
         config=config,
         summary=result.summary(),
@@ -301,7 +343,8 @@ brown shades are synthetic rows, darker for later source generations.</p>
 <p class="muted">The reference model of <code>ouroboros.collapse.reference</code>: each
 categorical column's real frequencies refitted by counting {{ config.sample_size }} rows per
 generation under the same strategies (Shumailov et al. 2024; categories lost are never
-recovered without real data). <code>curate</code> uses an oracle verifier there.</p>
+recovered without real data). <code>curate</code> is left out: its verifier there would be
+an oracle, not the lab's learned one.</p>
 <div class="card"><img alt="reference model prediction" src="data:image/png;base64,{{ theory }}">
 </div>{% endif %}
 

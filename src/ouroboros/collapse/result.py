@@ -72,8 +72,11 @@ class CollapseResult:
         for rec in records:
             key = (rec["seed"], rec["strategy"], rec["generation"])
             run = dict(zip(("seed", "strategy", "generation"), key, strict=True))
-            run |= {"status": rec["status"], "error": rec.get("error"),
-                    "train_rows": rec.get("train_rows")}
+            run |= {
+                "status": rec["status"],
+                "error": rec.get("error"),
+                "train_rows": rec.get("train_rows"),
+            }
             run |= {k: v for k, v in (rec.get("info") or {}).items()}
             run |= {f"{k}_seconds": v for k, v in (rec.get("seconds") or {}).items()}
             runs.append(run)
@@ -94,8 +97,10 @@ class CollapseResult:
         provenance = pd.DataFrame(sources, columns=PROVENANCE_COLUMNS)
         provenance["source_generation"] = provenance["source_generation"].astype("Int64")
         metrics = pd.DataFrame(
-            [(m, e["category"], e["direction"], float(np.mean(e["c"])) if e["c"] else np.nan)
-             for m, e in meta.items()],
+            [
+                (m, e["category"], e["direction"], float(np.mean(e["c"])) if e["c"] else np.nan)
+                for m, e in meta.items()
+            ],
             columns=["metric", "category", "direction", "ceiling"],
         )
         generations = pd.DataFrame(runs)
@@ -104,7 +109,8 @@ class CollapseResult:
             table.sort_values(order, kind="stable").reset_index(drop=True),
             provenance.sort_values(order, kind="stable").reset_index(drop=True),
             generations.sort_values(order, kind="stable").reset_index(drop=True)
-            if len(generations) else generations,
+            if len(generations)
+            else generations,
             metrics,
             config,
         )
@@ -217,8 +223,10 @@ class CollapseResult:
         last = int(self.config.get("generations", 1)) - 1
         for strategy in self.strategies:
             mine = [d for d in drifts if d.strategy == strategy]
-            bad = sorted((d for d in mine if d.verdict == "degraded"),
-                         key=lambda d: (d.first if d.first is not None else last, d.metric))
+            bad = sorted(
+                (d for d in mine if d.verdict == "degraded"),
+                key=lambda d: (d.first if d.first is not None else last, d.metric),
+            )
             if not mine:
                 lines.append(f"{strategy}: no metric values (every run failed).")
             elif not bad:
@@ -227,9 +235,7 @@ class CollapseResult:
                     "metrics" + _improved(mine) + "."
                 )
             else:
-                parts = [
-                    f"{d.metric} {_change(d)} from generation {d.first}" for d in bad[:6]
-                ]
+                parts = [f"{d.metric} {_change(d)} from generation {d.first}" for d in bad[:6]]
                 more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
                 lines.append(
                     f"{strategy}: degraded on {len(bad)} of {len(mine)} metrics by generation "
@@ -239,7 +245,8 @@ class CollapseResult:
         if len(ranked) > 1:
             lines.append(
                 "Healthiest to least healthy: "
-                + ", ".join(f"{s} ({n} degraded)" for s, n in ranked) + "."
+                + ", ".join(f"{s} ({n} degraded)" for s, n in ranked)
+                + "."
             )
         failed = self.failures
         if len(failed):
@@ -256,8 +263,10 @@ class CollapseResult:
         scores = []
         for strategy in self.strategies:
             mine = [d for d in drifts if d.strategy == strategy and not math.isnan(d.worse)]
+            if not mine:
+                continue
             degraded = sum(d.verdict == "degraded" for d in mine)
-            drift = float(np.mean([d.worse / d.tolerance for d in mine])) if mine else math.inf
+            drift = float(np.mean([d.worse / d.tolerance for d in mine]))
             scores.append((degraded, drift, strategy))
         return [(s, n) for n, _, s in sorted(scores)]
 

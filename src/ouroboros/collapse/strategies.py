@@ -97,6 +97,8 @@ class Strategy(ABC):
 
     def validate(self) -> None:
         """Raise :class:`ParameterError` if the parameter is out of range."""
+        if self.param is not None:
+            _share(self.name, self.value)
 
     def sample_size(self, size: int) -> int:
         """Rows to draw from each generation's model when training sets hold ``size`` rows."""
@@ -196,9 +198,6 @@ class Mix(Strategy):
     def __init__(self, share: float):
         self.share = share
 
-    def validate(self) -> None:
-        _share(self.name, self.share)
-
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         n_real = round(self.share * pool.size)
         real = _rows(pool.real, n_real, rng)
@@ -216,9 +215,6 @@ class Fresh(Strategy):
 
     def __init__(self, share: float):
         self.share = share
-
-    def validate(self) -> None:
-        _share(self.name, self.share)
 
     def real_rows_needed(self, size: int, generations: int) -> int:
         return size + (generations - 1) * round(self.share * size)
@@ -261,7 +257,7 @@ class Curate(Strategy):
         self.verifier = verifier
 
     def validate(self) -> None:
-        _share(self.name, self.keep)
+        super().validate()
         if self.keep == 0:
             raise ParameterError("strategy 'curate': the keep rate must be above 0; got 0")
 

@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -159,11 +160,39 @@ def run_trajectory(
     the BLAS/OpenMP/torch threads, so that parallel trajectories do not oversubscribe
     the cores.
     """
+    rule = strategies.parse(strategy)
+    table_schema = Schema.from_dict(schema)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    real_set, reserve = split_real(real, size, seed)
+    samples: dict[int, pd.DataFrame] = {}
+
+    def synthetic(generation: int) -> pd.DataFrame:
+        if generation not in samples:
+            samples[generation] = read_table(generation_dir(folder, generation) / SAMPLE)
+        return samples[generation]
+
+    pool = strategies.Pool(real_set, reserve, synthetic, size)
+    records = read_records(folder, generations)
+    context = _Context(rule, pool, seed, holdout, table_schema, synthesizer, metrics, target)
     with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
-        return _run(
-            real, holdout, schema, synthesizer, strategy, seed, generations, size, metrics,
-            target, checkpoint_dir,
-        )
+        for generation in range(len(records), generations):
+            record = _generation(generation, context, folder, samples)
+            records.append(record)
+            if record["status"] != "ok":
+                break
+    return records
+
+
+@dataclass
+class _Context:
+    rule: strategies.Strategy
+    pool: strategies.Pool
+    seed: int
+    holdout: pd.DataFrame
+    schema: Schema
+    synthesizer: dict[str, Any]
+    metrics: Sequence[str] | None
+    target: str | None
 
 
 @contextlib.contextmanager
@@ -187,47 +216,10 @@ def _thread_limit(threads: int | None, uses_torch: bool) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _run(
-    real, holdout, schema, synthesizer, strategy, seed, generations, size, metrics, target,
-    checkpoint_dir,
-) -> list[dict[str, Any]]:
-    rule = strategies.parse(strategy)
-    table_schema = Schema.from_dict(schema)
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    real_set, reserve = split_real(real, size, seed)
-    samples: dict[int, pd.DataFrame] = {}
-
-    def synthetic(generation: int) -> pd.DataFrame:
-        if generation not in samples:
-            samples[generation] = read_table(generation_dir(folder, generation) / SAMPLE)
-        return samples[generation]
-
-    pool = strategies.Pool(real_set, reserve, synthetic, size)
-    records = read_records(folder, generations)
-    for generation in range(len(records), generations):
-        record = _generation(
-            generation, rule, pool, seed, holdout, table_schema, synthesizer, metrics, target,
-            folder, samples,
-        )
-        records.append(record)
-        if record["status"] != "ok":
-            break
-    return records
-
-
 def _generation(
-    generation: int,
-    rule: strategies.Strategy,
-    pool: strategies.Pool,
-    seed: int,
-    holdout: pd.DataFrame,
-    schema: Schema,
-    synthesizer: dict[str, Any],
-    metrics: Sequence[str] | None,
-    target: str | None,
-    folder: Path | None,
-    samples: dict[int, pd.DataFrame],
+    generation: int, ctx: _Context, folder: Path | None, samples: dict[int, pd.DataFrame]
 ) -> dict[str, Any]:
+    rule, pool, seed = ctx.rule, ctx.pool, ctx.seed
     record: dict[str, Any] = {
         "generation": generation,
         "strategy": rule.spec,
@@ -244,14 +236,16 @@ def _generation(
             train = strategies.TrainingSet(pool.real, [strategies.Source(None, len(pool.real))])
         else:
             train = rule.training_set(generation, pool, generation_rng(seed, generation, _STRATEGY))
-        record["provenance"] = [{"generation": s.generation, "rows": s.rows} for s in train.provenance]
+        record["provenance"] = [
+            {"generation": s.generation, "rows": s.rows} for s in train.provenance
+        ]
         record["info"] = {k: float(v) for k, v in train.info.items()}
         record["train_rows"] = len(train.data)
         seconds["strategy"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        model = make_synthesizer(synthesizer, generation_seed(seed, generation, _FIT))
-        model.fit(train.data, schema=schema)
+        model = make_synthesizer(ctx.synthesizer, generation_seed(seed, generation, _FIT))
+        model.fit(train.data, schema=ctx.schema)
         seconds["fit"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -270,8 +264,12 @@ def _generation(
 
         clock = time.perf_counter()
         record["scores"] = evaluate_sample(
-            pool.real, sample.iloc[: pool.size], holdout, schema=schema, metrics=metrics,
-            target=target,
+            pool.real,
+            sample.iloc[: pool.size],
+            ctx.holdout,
+            schema=ctx.schema,
+            metrics=ctx.metrics,
+            target=ctx.target,
         )
         seconds["evaluate"] = time.perf_counter() - clock
     except Exception as exc:  # a failed generation is a result, not a crash of the experiment

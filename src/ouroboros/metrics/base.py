@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ouroboros.errors import ParameterError
 
@@ -95,7 +96,10 @@ class Metric(ABC):
         reason = self.not_applicable(context)
         if reason is not None:
             raise ParameterError(f"metric {self.name!r} cannot be computed: {reason}")
-        result = self._compute(context)
+        # one thread: busy-waiting BLAS and OpenMP threads slow down tenfold and more when
+        # the cores are shared (parallel tests, collapse runs); run evaluations side by side
+        with threadpool_limits(1):
+            result = self._compute(context)
         result.value = float(result.value)
         return result
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold
-from threadpoolctl import threadpool_limits
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import DETECTION_ROWS, EncodedTable, EvaluationContext
@@ -47,12 +46,6 @@ def tree_features(
     return np.column_stack(blocks), names, np.array(is_categorical, dtype=bool)
 
 
-def one_thread():
-    """Run OpenMP code on one thread: busy-waiting OpenMP threads slow down tenfold and more
-    when the cores are shared with other processes (parallel tests, collapse runs)."""
-    return threadpool_limits(1, user_api="openmp")
-
-
 def boosting_classifier(categorical: np.ndarray, seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
         max_iter=100,
@@ -75,18 +68,17 @@ def _detection(context: EvaluationContext) -> dict:
         rng = np.random.default_rng(context.seed)
         scores = np.empty(len(y))
         drops = np.zeros(len(names))
-        with one_thread():
-            for train, test in folds.split(x, y):
-                model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
-                scores[test] = model.predict_proba(x[test])[:, 1]
-                fold_auc = roc_auc(y[test], scores[test])
-                # every column shuffled in turn, predicted in one batch
-                shuffled = np.tile(x[test], (len(names), 1))
-                for j in range(len(names)):
-                    block = slice(j * len(test), (j + 1) * len(test))
-                    shuffled[block, j] = rng.permutation(shuffled[block, j])
-                permuted = model.predict_proba(shuffled)[:, 1].reshape(len(names), len(test))
-                drops += fold_auc - np.array([roc_auc(y[test], p) for p in permuted])
+        for train, test in folds.split(x, y):
+            model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
+            scores[test] = model.predict_proba(x[test])[:, 1]
+            fold_auc = roc_auc(y[test], scores[test])
+            # every column shuffled in turn, predicted in one batch
+            shuffled = np.tile(x[test], (len(names), 1))
+            for j in range(len(names)):
+                block = slice(j * len(test), (j + 1) * len(test))
+                shuffled[block, j] = rng.permutation(shuffled[block, j])
+            permuted = model.predict_proba(shuffled)[:, 1].reshape(len(names), len(test))
+            drops += fold_auc - np.array([roc_auc(y[test], p) for p in permuted])
         return {
             "auc": float(roc_auc(y, scores)),
             "drops": dict(zip(names, np.maximum(drops / FOLDS, 0.0).tolist(), strict=True)),

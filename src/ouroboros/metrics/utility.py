@@ -26,7 +26,7 @@ from sklearn.metrics import r2_score
 
 from ouroboros.metrics.base import Metric, MetricResult, mean_of
 from ouroboros.metrics.context import UTILITY_ROWS, EncodedTable, EvaluationContext
-from ouroboros.metrics.detection import boosting_classifier, one_thread, tree_features
+from ouroboros.metrics.detection import boosting_classifier, tree_features
 from ouroboros.metrics.stats import roc_auc
 
 FAMILIES = ("linear", "boosting")
@@ -89,8 +89,8 @@ def _fit_predict(context, family, train_table, train_index, test_table, test_ind
     else:
         x_train = context.features(train_table, train_index, exclude)
         x_test = context.features(test_table, test_index, exclude)
-        model = LogisticRegression(max_iter=300) if classification else Ridge(alpha=1.0)
-    with warnings.catch_warnings(), one_thread():
+        model = LogisticRegression(max_iter=100) if classification else Ridge(alpha=1.0)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
         if not classification:

@@ -130,7 +130,7 @@ class RayRunner(Runner):
             # node lost mid-run does not take the attempt counts with it.
             here = ray.get_runtime_context().get_node_id()
             strategies = importlib.import_module("ray.util.scheduling_strategies")
-            affinity = strategies.NodeAffinitySchedulingStrategy(here, soft=True)
+            affinity = strategies.NodeAffinitySchedulingStrategy(here, soft=False)
             counter = (
                 ray.remote(_AttemptCounter)
                 .options(num_cpus=0, scheduling_strategy=affinity)

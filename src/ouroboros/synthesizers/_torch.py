@@ -189,11 +189,11 @@ class SpanLayout:
         return -log_probs.gather(2, targets.unsqueeze(2)).squeeze(2)
 
     def sample_onehot(self, raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Replace every block's logits by a one-hot draw from their softmax (Gumbel-max)."""
+        """A one-hot draw from the softmax of every block's logits (Gumbel-max),
+        ``(n, blocks, max_width)``."""
         logits = self.blocks(raw)
         chosen = (logits + gumbel(logits.shape, generator, raw.device)).argmax(dim=2)
-        onehot = torch.zeros_like(logits).scatter_(2, chosen.unsqueeze(2), 1.0)
-        return self.assemble(raw[:, self.tanh], raw[:, self.linear], onehot)
+        return torch.zeros_like(logits).scatter_(2, chosen.unsqueeze(2), 1.0)
 
 
 # --------------------------------------------------------------------------- training loop

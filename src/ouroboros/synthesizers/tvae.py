@@ -255,8 +255,8 @@ class TVAESynthesizer(Synthesizer):
                 noise = torch.randn(raw.shape, generator=generator, device=device) * sigma
                 tanh = (torch.tanh(raw[:, layout.tanh]) + noise[:, layout.tanh]).clamp(-1, 1)
                 linear = raw[:, layout.linear] + noise[:, layout.linear]
-                probs = torch.softmax(layout.blocks(raw), dim=2)
-                out[start:stop] = layout.assemble(tanh, linear, probs).cpu().numpy()
+                onehot = layout.sample_onehot(raw, generator)
+                out[start:stop] = layout.assemble(tanh, linear, onehot).cpu().numpy()
         return out
 
     def inactive_latents(self, threshold: float = 0.01) -> list[int]:

@@ -42,8 +42,7 @@ def _alphabet(chars: set[str]) -> str:
 def fresh_integers(
     n: int, above: int, digits: int, rng: np.random.Generator, ceiling: int = _INT_CEILING
 ) -> np.ndarray:
-    """``n`` distinct integers in ``(above, ceiling]`` in random order, of ``digits`` digits
-    when there is room."""
+    """``n`` distinct integers in ``(above, ceiling]``, shuffled; ``digits`` digits if room."""
     room = ceiling - above
     if room < n:
         raise DataError(

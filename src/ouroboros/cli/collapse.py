@@ -1,0 +1,133 @@
+"""``ouro collapse``: run the collapse lab on a table and write results, checkpoints, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ouroboros.cli._common import console, parse_params
+from ouroboros.errors import CollapseError, ParameterError
+from ouroboros.io import write_table
+
+RESULTS = "results.parquet"
+PROVENANCE = "provenance.parquet"
+GENERATIONS = "generations.parquet"
+REPORT = "report.html"
+CHECKPOINTS = "checkpoints"
+
+
+def _seeds(text: str) -> int | list[int]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        raise ParameterError(
+            f"--seeds takes a number of seeds (3) or a list (0,5,9); got {text!r}"
+        ) from None
+    if len(numbers) == 1 and "," not in text:
+        return numbers[0]
+    return numbers
+
+
+def collapse(
+    data: Path = typer.Argument(..., help="Real table (CSV or Parquet)."),
+    synth: str = typer.Option("gaussian_copula", "--synth", "-s", help="Generator name."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Generator KEY=VALUE."),
+    generations: int = typer.Option(10, "--generations", "-g", help="Generations per run."),
+    strategy: str = typer.Option(
+        "replace,accumulate",
+        "--strategy",
+        help="Comma-separated strategies: replace, accumulate, accumulate-subsample, "
+        "mix:λ, fresh:λ, curate[:keep].",
+    ),
+    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (3) or a list (0,5,9)."),
+    holdout_frac: float = typer.Option(
+        0.3, "--holdout-frac", help="Share of DATA kept out of training for evaluation."
+    ),
+    holdout: Path = typer.Option(
+        None, "--holdout", help="Real holdout table instead of --holdout-frac."
+    ),
+    sample_size: int = typer.Option(
+        None, "--sample-size", help="Training rows per generation (default: as many as fit)."
+    ),
+    metrics: str = typer.Option(
+        None, "--metrics", help="Comma-separated metric names (default: the lab's set)."
+    ),
+    target: str = typer.Option(None, "--target", help="Target column, for utility metrics."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for results and report."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes."),
+    runner: str = typer.Option("local", "--runner", help="local or ray."),
+    address: str = typer.Option(None, "--address", help="Ray address (auto or HOST:PORT)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in -o."),
+) -> None:
+    """Retrain a generator on its own output for several generations and report collapse."""
+    from ouroboros.collapse import CollapseExperiment
+    from ouroboros.runners import get_runner
+
+    if output.exists() and any(output.iterdir()) and not resume:
+        raise CollapseError(
+            f"{str(output)!r} is not empty; pass --resume to continue the run there or "
+            "choose another folder"
+        )
+    params = parse_params(param)
+    experiment = CollapseExperiment(
+        (synth, params),
+        data,
+        holdout=holdout if holdout is not None else holdout_frac,
+        generations=generations,
+        strategy=strategy,
+        seeds=_seeds(seeds),
+        sample_size=sample_size,
+        metrics=[m.strip() for m in metrics.split(",") if m.strip()] if metrics else None,
+        target=target,
+    )
+    plan = experiment.plan()
+    console.print(
+        f"{synth}: {generations} generations x {len(plan['strategies'])} strategies x "
+        f"{len(plan['seeds'])} seeds, {plan['size']:,} training rows per generation, "
+        f"{len(plan['metrics'])} metrics"
+    )
+    chosen = None if runner == "local" else get_runner(runner, workers=workers, address=address)
+    output.mkdir(parents=True, exist_ok=True)
+    with Progress(
+        TextColumn("generations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("collapse", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = experiment.run(
+            workers=workers,
+            checkpoint_dir=output / CHECKPOINTS,
+            resume=resume,
+            runner=chosen,
+            progress=progress,
+        )
+    result.to_parquet(output / RESULTS)
+    write_table(result.provenance, output / PROVENANCE)
+    write_table(result.generations, output / GENERATIONS)
+    result.to_html(output / REPORT)
+    for line in result.summary():
+        console.print(f"- {line}", markup=False, highlight=False)
+    if len(result.failures):
+        console.print(f"[yellow]{len(result.failures)} generation(s) failed; see the report[/]")
+    console.print(f"results in [bold]{output / RESULTS}[/], report in [bold]{output / REPORT}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collapse")(collapse)

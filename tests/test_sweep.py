@@ -1,0 +1,186 @@
+"""Sweeps: the TOML file, a grid run on the local runner, the store it fills, resuming, the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ouroboros.cli.sweep import register
+from ouroboros.errors import CollapseError, ParameterError
+from ouroboros.runners import LocalRunner
+from ouroboros.store import open_store
+from ouroboros.sweep import SweepConfig, run_sweep
+
+TINY = """
+name = "tiny"
+generations = 2
+seeds = [3, 4]
+strategies = ["mix:0.5"]
+holdout = 0.3
+metrics = ["tv_complement", "category_coverage"]
+
+[[datasets]]
+builtin = "adult"
+rows = 160
+drop = ["fnlwgt", "education-num"]
+
+[[synthesizers]]
+name = "independent"
+
+[[synthesizers]]
+name = "gaussian_copula"
+label = "copula"
+"""
+
+
+def _config(tmp_path: Path, text: str = TINY) -> SweepConfig:
+    path = tmp_path / "sweep.toml"
+    path.write_text(textwrap.dedent(text))
+    return SweepConfig.from_toml(path)
+
+
+def _tables(result) -> dict[str, pd.DataFrame]:
+    return {key: r.table for key, r in result.results.items()}
+
+
+def test_the_sweep_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": list("abab")}).to_csv(
+        tmp_path / "data" / "toy.csv", index=False
+    )
+    config = _config(
+        tmp_path,
+        """
+        generations = 3
+        seeds = 2
+        strategies = "replace,accumulate"
+        output = "out"
+
+        [[datasets]]
+        path = "data/toy.csv"
+        target = "y"
+
+        [[synthesizers]]
+        name = "gaussian_copula"
+        params = { seed = 5 }
+
+        [runner]
+        name = "ray"
+        address = "auto"
+        """,
+    )
+    assert config.name == "sweep"
+    assert config.seeds == (0, 1) and config.strategies == ("replace", "accumulate")
+    assert config.datasets[0].name == "toy" and config.datasets[0].path == tmp_path / "data/toy.csv"
+    assert config.output == tmp_path / "out"
+    assert [c.key for c in config.cells] == ["toy/gaussian_copula"]
+    assert config.trajectories == 4
+    assert config.runner == {"name": "ray", "address": "auto"}
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    with pytest.raises(ParameterError) as info:
+        _config(
+            tmp_path,
+            """
+            generations = 0
+            strategies = ["replace", "mix:2"]
+            colour = "blue"
+
+            [[datasets]]
+            path = "missing.csv"
+
+            [[synthesizers]]
+            name = "no-such-generator"
+            """,
+        )
+    message = str(info.value)
+    for expected in (
+        "'generations' must be an integer >= 1",
+        "strategy 'mix:2'",
+        "unknown keys ['colour']",
+        "no file",
+        "no-such-generator",
+    ):
+        assert expected in message
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        _config(tmp_path, "name = ")
+
+
+def test_a_sweep_fills_the_store(tmp_path):
+    config = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    result = run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "out")
+    assert result.ok, result.errors
+
+    store = open_store(url)
+    sweep = store.get_run(result.sweep_id)
+    assert (sweep.kind, sweep.status, sweep.config["seeds"]) == ("sweep", "finished", [3, 4])
+    children = store.list_runs(parent=sweep.id)
+    assert {c.name for c in children} == {"adult/independent", "adult/copula"}
+    assert {c.status for c in children} == {"finished"}
+    for child in children:
+        metrics = store.metrics([child.id])
+        assert len(metrics) == 1 * 2 * 2 * 2  # strategies x seeds x generations x metrics
+        expected = result.results[child.name].table
+        merged = metrics.merge(expected, on=["seed", "strategy", "generation", "metric"])
+        assert len(merged) == len(expected)
+        assert (merged["value_x"] - merged["value_y"]).abs().max() < 1e-12
+        provenance = store.provenance([child.id])
+        mixed = provenance[(provenance["strategy"] == "mix:0.5") & (provenance["generation"] == 1)]
+        assert set(mixed["source"]) == {"real", "synthetic"}
+        artifacts = store.artifacts(child.id)
+        assert {"results", "report", "checkpoints"} <= set(artifacts)
+        assert Path(artifacts["report"]).is_file() and Path(artifacts["results"]).is_file()
+
+
+def test_a_sweep_resumes_from_its_checkpoints(tmp_path):
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nreports = false')
+    config = _config(tmp_path, text.replace("seeds = [3, 4]", "seeds = [3]"))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "out")
+    with pytest.raises(CollapseError, match="already holds results"):
+        run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "out")
+    models = sorted((tmp_path / "out").rglob("model.ouro"))
+    stamps = [m.stat().st_mtime_ns for m in models]
+    again = run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "out", resume=True)
+    assert [m.stat().st_mtime_ns for m in models] == stamps  # nothing was trained again
+    for key, table in _tables(first).items():
+        pd.testing.assert_frame_equal(_tables(again)[key], table)
+    store = open_store(url)
+    assert len(store.list_runs(kind="sweep")) == 2
+    assert "report" not in store.artifacts(again.run_ids["adult/copula"])
+
+
+def test_a_cell_that_cannot_start_stops_the_sweep_before_anything_runs(tmp_path):
+    config = _config(tmp_path, TINY.replace('drop = ["fnlwgt", "education-num"]', 'target = "x"'))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    with pytest.raises(CollapseError, match="adult/independent: parameter 'target'"):
+        run_sweep(config, runner=LocalRunner(), store=url, output=tmp_path / "out")
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_the_sweep_command(tmp_path):
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """ouro"""
+
+    register(app)
+    path = tmp_path / "sweep.toml"
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nreports = false')
+    path.write_text(text.replace("seeds = [3, 4]", "seeds = [3]"))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    args = ["sweep", str(path), "--store", url, "-o", str(tmp_path / "out")]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert result.exit_code == 0, result.output
+    runs = open_store(url).list_runs(kind="collapse")
+    assert len(runs) == 2
+    assert all(run.id in result.output for run in runs)
+    assert "ouro runs compare" in result.output
