@@ -7,8 +7,8 @@ and column-pair parts (the peer's own judge); a classifier two-sample test (grad
 utility on the target; the share of synthetic rows that copy a training row exactly. The ceiling
 row scores the real test set as if it were synthetic.
 
-SDV and SDMetrics are never project dependencies: they run in a separate interpreter
-(``OURO_BENCH_PYTHON``, default ``/work/bench-sdv-venv/bin/python``) as subprocesses of this
+SDV and SDMetrics are never project dependencies: they run in the peer interpreter
+(``OURO_BENCH_PYTHON`` or ``bench/.venv-sdv``, see ``bench/peers.py``) as subprocesses of this
 script, exchanging CSV files in a work folder. Each fit runs in its own worker process so
 that time and memory are its own; finished fits are reused with ``--reuse``.
 
@@ -27,9 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from peers import peer_python
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "datasets"
-SDV_PYTHON = os.environ.get("OURO_BENCH_PYTHON", "/work/bench-sdv-venv/bin/python")
 
 OURS = ["gaussian_copula", "ctgan", "tvae", "tabddpm"]
 PEERS = ["sdv_gaussian_copula", "sdv_ctgan", "sdv_tvae"]
@@ -137,7 +138,7 @@ def worker_fit(args) -> None:
 def worker_quality(args) -> None:
     """SDMetrics' QualityReport of ``--synth`` against ``--real`` (runs in the SDV interpreter)."""
     import pandas as pd
-    from sdmetrics.reports.single_table import QualityReport
+    from sdmetrics.reports import QualityReport
 
     real = pd.read_csv(args.real)
     synth = pd.read_csv(args.synth)
@@ -250,7 +251,7 @@ def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool) -> dict:
     res, out = folder / f"{gen}.fit.json", folder / f"{gen}.csv"
     if reuse and res.exists() and out.exists():
         return json.loads(res.read_text())
-    python = SDV_PYTHON if gen.startswith("sdv_") else sys.executable
+    python = peer_python() if gen.startswith("sdv_") else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "_fit", "--generator", gen]
     cmd += ["--train", str(folder / "train.csv"), "--out", str(out), "--result", str(res)]
     cmd += ["--seed", str(seed)]
@@ -264,7 +265,7 @@ def run_quality(gen: str, dataset: str, work: Path, reuse: bool) -> dict:
     res = folder / f"{gen}.quality.json"
     if reuse and res.exists():
         return json.loads(res.read_text())
-    cmd = [SDV_PYTHON, str(Path(__file__).resolve()), "_quality"]
+    cmd = [peer_python(), str(Path(__file__).resolve()), "_quality"]
     cmd += ["--real", str(folder / "train.csv"), "--synth", str(folder / f"{gen}.csv")]
     cmd += ["--result", str(res)]
     subprocess.run(cmd, check=True)
@@ -338,17 +339,9 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def write_results(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- begin quality -->", "<!-- end quality -->"
-    section = f"{begin}\n## Quality against SDV\n\n{text}{end}\n"
-    old = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    if begin in old and end in old:
-        new = old[: old.index(begin)] + section + old[old.index(end) + len(end) + 1 :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
+    from _results import machine, write_section
+
+    write_section("quality", f"## Quality against SDV\n\nMachine: {machine()}.\n\n{text}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,9 @@ METRICS = ["tail_kept", "category_coverage", "ks_complement"]
 
 def make_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    colour = rng.choice(["red", "green", "blue", "violet", "amber"], n, p=[0.5, 0.3, 0.14, 0.04, 0.02])
+    colour = rng.choice(
+        ["red", "green", "blue", "violet", "amber"], n, p=[0.5, 0.3, 0.14, 0.04, 0.02]
+    )
     return pd.DataFrame(
         {
             "height": rng.normal(170, 10, n).round(1),

@@ -127,3 +127,14 @@ def test_runs_without_generations_or_metrics(filled, tmp_path):
     assert table.loc[0, f"{cell}:last"] == 0.75
     path = compare.write_html(store, [bare, cell], tmp_path / "bare.html")
     assert "None of these runs logged metrics by generation" in path.read_text()
+
+
+def test_a_sweep_stands_for_its_cells(filled):
+    url, ids = filled
+    store = open_store(url)
+    sweep = store.create_run("sweep", "grid")
+    cells = [store.create_run("collapse", f"cell-{i}", parent=sweep) for i in range(2)]
+    for cell in cells:
+        store.log_metrics(cell, [{"generation": 0, "metric": "m", "value": 1.0}])
+    assert [r.id for r in compare.runs(store, [sweep, ids[0]])] == [*cells, ids[0]]
+    assert [r.id for r in compare.runs(store, [cells[0], sweep])] == cells

@@ -13,7 +13,16 @@ from ouroboros.synthesizers import load
 from ouroboros.synthesizers.tabddpm import TabDDPMSynthesizer, schedule
 from ouroboros.testing import contract_table
 
-FAST = {"epochs": 3, "batch_size": 64, "steps": 40, "sample_steps": 10}
+FAST = {"epochs": 3, "batch_size": 64, "steps": 40, "sample_steps": 10, "n_threads": 1}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks train fastest on one thread (and CI machines are shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,17 @@ from ouroboros.synthesizers.tvae import TVAESynthesizer
 from ouroboros.testing import contract_table
 from ouroboros.transforms import Span
 
-FAST = {"epochs": 3, "batch_size": 64}
+FAST = {"epochs": 3, "batch_size": 64, "n_threads": 1}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks train fastest on one thread (and CI machines are shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 SPANS = [
     Span("a", "value", 1, "tanh"),

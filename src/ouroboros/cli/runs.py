@@ -43,10 +43,11 @@ def list_runs(
         out.print(f"no runs in {opened.url}", markup=False)
         return
     table = Table(title=Text(f"runs in {opened.url}"))
-    for column in ("id", "created", "kind", "name", "status", "parent"):
-        table.add_column(column, no_wrap=column in ("id", "created"))
+    for column in ("id", "created (UTC)", "kind", "name", "status", "parent"):
+        table.add_column(column, no_wrap=column in ("id", "created (UTC)"), overflow="fold")
     for run in runs:
-        table.add_row(*_texts(run.id, run.created, run.kind, run.name, run.status, run.parent))
+        created = run.created.replace("T", " ").removesuffix("+00:00")
+        table.add_row(*_texts(run.id, created, run.kind, run.name, run.status, run.parent))
     out.print(table)
 
 
@@ -87,7 +88,9 @@ def show(
 
 
 def compare_runs(
-    run_ids: list[str] = typer.Argument(..., help="Run ids (or unique prefixes) to compare."),
+    run_ids: list[str] = typer.Argument(
+        ..., help="Run ids (or unique prefixes) to compare; a sweep stands for its cells."
+    ),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     output: Path = typer.Option(
         None, "--output", "-o", help="Also write an HTML report with the curves side by side."
@@ -95,8 +98,8 @@ def compare_runs(
 ) -> None:
     """Compare runs: first and last generation of every metric, and optionally their curves."""
     opened, out = _store(store), Console()
-    runs = [opened.get_run(run_id) for run_id in run_ids]
-    ids = list(dict.fromkeys(run.id for run in runs))
+    runs = compare.runs(opened, run_ids)
+    ids = [run.id for run in runs]
     summary = compare.summary(opened, ids)
     table = Table(title="first -> last generation (mean over seeds)")
     table.add_column("metric")

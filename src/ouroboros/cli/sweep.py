@@ -83,10 +83,10 @@ def sweep(
         status = "failed: " + result.errors[key] if key in result.errors else "finished"
         table.add_row(Text(key), Text(run_id), Text(status))
     out.print(table)
+    where = f" --store {url}" if url != default_url() else ""
     out.print(
-        f"results in {result.output}; compare the cells with: ouro runs compare "
-        + " ".join(result.run_ids.values())
-        + (f" --store {url}" if url != default_url() else ""),
+        f"results in {result.output}; compare the cells with: "
+        f"ouro runs compare {result.sweep_id}{where} -o compare.html",
         markup=False,
         highlight=False,
     )

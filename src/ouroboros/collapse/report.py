@@ -303,8 +303,8 @@ ouroboros {{ version }}.</p>
 <h2>Summary</h2>
 <ul class="summary">{% for line in summary %}<li>{{ line }}</li>{% endfor %}</ul>
 <p class="muted">A metric counts as degraded when the mean over seeds at the last generation
-is worse than at generation 0 (in the metric's own direction) by more than 5% of the
-generation-0 value and more than twice the typical seed-to-seed spread.</p>
+is worse than at generation 0 (in the metric's own direction) by more than 2% of the
+metric's range (best to worst) and more than twice the typical seed-to-seed spread.</p>
 
 <h2>Strategies</h2>
 <table><tr><th>strategy</th><th>what it trains on</th><th>source</th>

@@ -21,10 +21,13 @@ _META_KEY = b"ouroboros.collapse"
 TABLE_COLUMNS = ["seed", "strategy", "generation", "metric", "value"]
 PROVENANCE_COLUMNS = ["seed", "strategy", "generation", "source", "source_generation", "rows"]
 
-#: a drift counts once it exceeds this share of the generation-0 value...
+#: a drift counts once it exceeds this share of the metric's range (best to worst)...
+RANGE_TOLERANCE = 0.02
+#: ...(or of the generation-0 value, for a metric without a finite range)...
 RELATIVE_TOLERANCE = 0.05
 #: ...and this many standard deviations of the seed-to-seed spread
 NOISE_TOLERANCE = 2.0
+METRIC_COLUMNS = ["metric", "category", "direction", "best", "worst", "ceiling"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Drift:
     tolerance: float
     first: int | None  # first generation beyond tolerance (and staying there)
     verdict: str  # "degraded", "improved", "stable" or "unknown"
+    worsening: bool  # still getting worse over the second half of the generations
 
     @property
     def relative(self) -> float:
@@ -98,10 +102,16 @@ class CollapseResult:
         provenance["source_generation"] = provenance["source_generation"].astype("Int64")
         metrics = pd.DataFrame(
             [
-                (m, e["category"], e["direction"], float(np.mean(e["c"])) if e["c"] else np.nan)
+                (
+                    m,
+                    e["category"],
+                    e["direction"],
+                    *_bounds(m),
+                    np.mean(e["c"]) if e["c"] else np.nan,
+                )
                 for m, e in meta.items()
             ],
-            columns=["metric", "category", "direction", "ceiling"],
+            columns=METRIC_COLUMNS,
         )
         generations = pd.DataFrame(runs)
         order = ["strategy", "seed", "generation"]
@@ -150,7 +160,7 @@ class CollapseResult:
             arrow.to_pandas(),
             provenance,
             pd.DataFrame(extra["generations"]),
-            pd.DataFrame(extra["metrics"], columns=["metric", "category", "direction", "ceiling"]),
+            pd.DataFrame(extra["metrics"], columns=METRIC_COLUMNS),
             extra["config"],
         )
 
@@ -185,8 +195,9 @@ class CollapseResult:
         """For every strategy and metric: the change of the mean over seeds from generation 0
         to the last generation with values, judged in the metric's own direction."""
         out = []
-        directions = dict(zip(self.metrics["metric"], self.metrics["direction"], strict=True))
-        for metric in self.metrics["metric"]:
+        for info in self.metrics.itertuples(index=False):
+            metric = info.metric
+            span = abs(float(info.worst) - float(info.best))
             curves = self.curves(metric)
             spread = curves["std"].dropna()
             noise = float(spread.mean()) if len(spread) else 0.0
@@ -196,8 +207,13 @@ class CollapseResult:
                 if curve.empty or 0 not in curve.index:
                     continue
                 start, end = float(curve.loc[0, "mean"]), float(curve["mean"].iloc[-1])
-                sign = {"higher": 1.0, "lower": -1.0}.get(directions.get(metric), math.nan)
-                tolerance = max(RELATIVE_TOLERANCE * abs(start), NOISE_TOLERANCE * noise, 1e-12)
+                sign = {"higher": 1.0, "lower": -1.0}.get(info.direction, math.nan)
+                practical = (
+                    RANGE_TOLERANCE * span
+                    if math.isfinite(span) and span > 0
+                    else RELATIVE_TOLERANCE * abs(start)
+                )
+                tolerance = max(practical, NOISE_TOLERANCE * noise, 1e-12)
                 worse = sign * (start - curve["mean"])
                 beyond = (worse > tolerance).to_numpy()
                 first = None
@@ -205,6 +221,7 @@ class CollapseResult:
                     stays = np.flatnonzero(~beyond)
                     first = int(curve.index[stays[-1] + 1 if len(stays) else 0])
                 final = float(worse.iloc[-1])
+                halfway = float(worse.iloc[(len(worse) - 1) // 2])
                 if math.isnan(final):
                     verdict = "unknown"
                 elif final > tolerance:
@@ -213,7 +230,10 @@ class CollapseResult:
                     verdict = "improved"
                 else:
                     verdict = "stable"
-                out.append(Drift(strategy, metric, start, end, final, tolerance, first, verdict))
+                worsening = verdict == "degraded" and final - halfway > tolerance
+                out.append(
+                    Drift(strategy, metric, start, end, final, tolerance, first, verdict, worsening)
+                )
         return out
 
     def summary(self) -> list[str]:
@@ -235,7 +255,11 @@ class CollapseResult:
                     "metrics" + _improved(mine) + "."
                 )
             else:
-                parts = [f"{d.metric} {_change(d)} from generation {d.first}" for d in bad[:6]]
+                parts = [
+                    f"{d.metric} {_change(d)} from generation {d.first}, "
+                    + ("still worsening" if d.worsening else "levelling off")
+                    for d in bad[:6]
+                ]
                 more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
                 lines.append(
                     f"{strategy}: degraded on {len(bad)} of {len(mine)} metrics by generation "
@@ -269,6 +293,17 @@ class CollapseResult:
             drift = float(np.mean([d.worse / d.tolerance for d in mine]))
             scores.append((degraded, drift, strategy))
         return [(s, n) for n, _, s in sorted(scores)]
+
+
+def _bounds(metric: str) -> tuple[float, float]:
+    """The metric's declared best and worst values (NaN when it is not registered here)."""
+    from ouroboros import metrics
+
+    try:
+        cls = metrics.get(metric)
+    except ValueError:
+        return math.nan, math.nan
+    return float(getattr(cls, "best", math.nan)), float(getattr(cls, "worst", math.nan))
 
 
 def _change(d: Drift) -> str:

@@ -26,8 +26,9 @@ from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema
 #: rows per table for the k-nearest-neighbour metrics (diversity and privacy):
 #: exact distances cost O(n^2)
 KNN_ROWS = 10_000
-#: real and synthetic rows each for the detection classifier (k-fold boosting)
+#: real and synthetic rows each for the detection classifier, and its folds
 DETECTION_ROWS = 10_000
+DETECTION_FOLDS = 3
 #: training rows and test rows for the utility and fairness models
 UTILITY_ROWS = 20_000
 #: neighbours for precision, recall, density, coverage and beta-recall
@@ -47,7 +48,7 @@ def subsampling_notes() -> list[str]:
     return [
         f"Diversity and privacy (nearest-neighbour distances, O(n²)): at most {KNN_ROWS:,} "
         "rows of each table, drawn at random without replacement.",
-        f"Detection (gradient boosting, 5-fold): at most {DETECTION_ROWS:,} real and "
+        f"Detection (gradient boosting, {DETECTION_FOLDS}-fold): at most {DETECTION_ROWS:,} real and "
         f"{DETECTION_ROWS:,} synthetic rows.",
         f"Utility and fairness models: trained on at most {UTILITY_ROWS:,} rows and tested on "
         f"at most {UTILITY_ROWS:,} rows.",

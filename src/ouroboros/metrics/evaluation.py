@@ -170,7 +170,7 @@ class Evaluation:
         """The scorecard: per category, the mean goodness in [0, 1], its ceiling and a verdict.
 
         A metric's goodness maps its value linearly from ``worst`` (0) to
-        ``best`` (1), clipped.
+        ``best`` (1), clipped. ``level`` runs from 0 (as good as real data) to 3.
         """
         rows = []
         for category in CATEGORIES:
@@ -187,10 +187,12 @@ class Evaluation:
                     "score": score,
                     "ceiling": ceiling,
                     "metrics": len(scores),
+                    "level": level(score, ceiling),
                     "verdict": verdict(category, score, ceiling),
                 }
             )
-        return pd.DataFrame(rows, columns=["category", "score", "ceiling", "metrics", "verdict"])
+        columns = ["category", "score", "ceiling", "metrics", "level", "verdict"]
+        return pd.DataFrame(rows, columns=columns)
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict[str, Any]:
@@ -248,14 +250,17 @@ class Evaluation:
         return write_html(self.to_dict(), path, title=title)
 
 
+def level(score: float, ceiling: float | None) -> int:
+    """0 (as good as real data) to 3 (far from it): from the gap to the ceiling when there is
+    one, else from the score."""
+    if ceiling is not None:
+        return sum(ceiling - score > limit for limit in _GAP_LEVELS)
+    return sum(score < limit for limit in _SCORE_LEVELS)
+
+
 def verdict(category: str, score: float, ceiling: float | None) -> str:
     """A plain-language sentence for a category's score (against its ceiling when known)."""
-    if ceiling is not None:
-        gap = ceiling - score
-        level = sum(gap > limit for limit in _GAP_LEVELS)
-    else:
-        level = sum(score < limit for limit in _SCORE_LEVELS)
-    sentence = _VERDICTS.get(category, ("Excellent.", "Good.", "Fair.", "Poor."))[level]
+    sentence = _VERDICTS[category][level(score, ceiling)]
     return sentence if ceiling is not None else f"{sentence} (no holdout: no ceiling to compare)"
 
 

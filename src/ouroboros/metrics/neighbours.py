@@ -1,10 +1,11 @@
 """Exact nearest-neighbour computations by blocked brute force.
 
-Squared distances come from ``|q|^2 + |r|^2 - 2 q.r`` in blocks of rows, so
-memory stays bounded and the work goes to BLAS. The distances of the
-neighbours finally returned are recomputed directly, so that copies are at
-distance exactly zero. One pass over a block serves every metric that needs
-it (the diversity and privacy metrics share :func:`cross_pass`).
+Squared distances come from ``|q|^2 + |r|^2 - 2 q.r`` in float32 blocks of
+rows, so memory stays bounded and the work goes to BLAS. They only select
+neighbours and count balls; the distances finally returned are recomputed
+directly in float64, so that copies are at distance exactly zero. One pass
+over a block serves every metric that needs it (the diversity and privacy
+metrics share :func:`cross_pass`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
-#: elements of one block of the distance matrix (float64: 32 MB)
+#: elements of one block of the distance matrix (float32: 16 MB)
 BLOCK_ELEMENTS = 4_000_000
+#: up to this many neighbours, repeated arg-minima beat a partition
+_ARGMIN_MAX_K = 16
 
 
 def _blocks(queries: np.ndarray, refs: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-    """``(rows, squared distances of those query rows to every reference)``."""
+    """``(rows, squared distances of those query rows to every reference)``, float32."""
+    queries = queries.astype(np.float32)
+    refs = refs.astype(np.float32)
     ref_sq = np.einsum("ij,ij->i", refs, refs)
     step = max(1, BLOCK_ELEMENTS // max(len(refs), 1))
     for start in range(0, len(queries), step):
@@ -43,10 +48,15 @@ def nearest(queries: np.ndarray, refs: np.ndarray, k: int) -> tuple[np.ndarray, 
     k = min(k, len(refs))
     index = np.empty((len(queries), k), dtype=np.int64)
     for rows, d2 in _blocks(queries, refs):
-        if k < d2.shape[1]:
-            index[rows] = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        if k == d2.shape[1]:
+            index[rows] = np.arange(k)
+        elif k <= _ARGMIN_MAX_K:
+            lines = np.arange(d2.shape[0])
+            for j in range(k):
+                index[rows, j] = d2.argmin(axis=1)
+                d2[lines, index[rows, j]] = np.inf
         else:
-            index[rows] = np.argsort(d2, axis=1)[:, :k]
+            index[rows] = np.argpartition(d2, k - 1, axis=1)[:, :k]
     dist = exact(queries, refs, index)
     order = np.argsort(dist, axis=1, kind="stable")
     return np.take_along_axis(dist, order, axis=1), np.take_along_axis(index, order, axis=1)
@@ -56,7 +66,7 @@ def nearest_both_ways(queries: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray
     """Squared distance of each query to its nearest reference, and of each reference to its
     nearest query, from one pass."""
     row_index = np.empty(len(queries), dtype=np.int64)
-    col_best = np.full(len(refs), np.inf)
+    col_best = np.full(len(refs), np.inf, dtype=np.float32)
     col_index = np.zeros(len(refs), dtype=np.int64)
     for rows, d2 in _blocks(queries, refs):
         row_index[rows] = d2.argmin(axis=1)
@@ -96,8 +106,10 @@ def cross_pass(
         "nearest_fake_index": np.zeros(n_real, dtype=np.int64),
         "in_fake_ball": np.zeros(n_real, dtype=bool),
     }
-    best = np.full(n_real, np.inf)
+    best = np.full(n_real, np.inf, dtype=np.float32)
     columns = np.arange(n_real)
+    real_radius = real_radius.astype(np.float32)
+    fake_radius = fake_radius.astype(np.float32)
     for rows, d2 in _blocks(fake, real):
         out["in_real_ball"][rows] = (d2 <= real_radius).any(axis=1)
         out["density_count"][rows] = (d2 < real_radius).sum(axis=1)

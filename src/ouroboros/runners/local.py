@@ -12,11 +12,19 @@ from ouroboros.errors import check_param
 from ouroboros.runners.base import Runner, Task, TaskResult, call_task, check_tasks
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    # Workers import torch; forking a process that may hold threads or a CUDA
-    # context is unsafe, so start them fresh.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+def _context(tasks: list[Task]) -> multiprocessing.context.BaseContext:
+    """A start method that never forks this process (it may hold threads or a CUDA context).
+
+    With ``forkserver``, the server imports the tasks' modules once when it starts, and
+    every worker is forked from it already warm, instead of importing torch and the
+    rest anew in each worker.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    modules = {task.fn.__module__ for task in tasks} - {"__main__", "builtins"}
+    context.set_forkserver_preload(sorted(modules | {"ouroboros.runners.base"}))
+    return context
 
 
 class LocalRunner(Runner):
@@ -69,12 +77,16 @@ class LocalRunner(Runner):
 
     def _run_pool(self, tasks: list[Task]) -> Iterator[TaskResult]:
         queue = deque(tasks)
-        attempts = {task.key: 0 for task in tasks}
+        # ``starts`` is what a result reports; ``charged`` is what counts against
+        # max_retries, which a task running beside a dying worker is not charged.
+        starts = {task.key: 0 for task in tasks}
+        charged = dict(starts)
         # Tasks that were running beside others when a worker died: any of them
         # may be the culprit, so they run alone until each has finished once.
         suspects: set[str] = set()
         running: dict[Future, Task] = {}
-        pool = self._pool()
+        context = _context(tasks)
+        pool = self._pool(context)
         try:
             while queue or running:
                 limit = 1 if suspects else self.workers
@@ -84,10 +96,11 @@ class LocalRunner(Runner):
                         future = pool.submit(call_task, task.fn, task.kwargs)
                     except BrokenProcessPool:  # an idle worker died: nothing to charge
                         pool.shutdown(wait=True)
-                        pool = self._pool()
+                        pool = self._pool(context)
                         continue
                     running[future] = queue.popleft()
-                    attempts[task.key] += 1
+                    starts[task.key] += 1
+                    charged[task.key] += 1
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 lost = {f for f in done if isinstance(f.exception(), BrokenProcessPool)}
                 if lost:
@@ -95,11 +108,11 @@ class LocalRunner(Runner):
                     done, _ = wait(running)
                     lost = {f for f in done if isinstance(f.exception(), BrokenProcessPool)}
                     pool.shutdown(wait=True)
-                    pool = self._pool()
+                    pool = self._pool(context)
                     if len(lost) > 1:
                         for future in lost:
                             task = running.pop(future)
-                            attempts[task.key] -= 1
+                            charged[task.key] -= 1
                             suspects.add(task.key)
                             queue.appendleft(task)
                         done -= lost
@@ -107,18 +120,17 @@ class LocalRunner(Runner):
                     task = running.pop(future)
                     suspects.discard(task.key)
                     ok, value = _outcome(future, task)
-                    n = attempts[task.key]
                     if ok:
-                        yield TaskResult(task.key, value=value, attempts=n)
-                    elif n <= self.max_retries:
+                        yield TaskResult(task.key, value=value, attempts=starts[task.key])
+                    elif charged[task.key] <= self.max_retries:
                         queue.appendleft(task)
                     else:
-                        yield TaskResult(task.key, error=value, attempts=n)
+                        yield TaskResult(task.key, error=value, attempts=starts[task.key])
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+    def _pool(self, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
 
 def _outcome(future: Future, task: Task) -> tuple[bool, object]:

@@ -1,5 +1,7 @@
 """Side-by-side comparison of stored runs: a summary table and a self-contained HTML report.
 
+A sweep's run stands for the runs of its cells.
+
 The report has one chart per metric with one panel per run (generations on the
 x-axis, shared y-axis), one line per strategy (mean over seeds) and a band from
 the lowest to the highest seed. Figures are embedded as PNG; every string taken
@@ -30,16 +32,21 @@ _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#
 _NO_STRATEGY = "(none)"
 
 
-def _runs(store: Store, run_ids: Sequence[str]) -> list[Run]:
+def runs(store: Store, run_ids: Sequence[str]) -> list[Run]:
+    """The runs named by ``run_ids`` (ids or prefixes), a sweep standing for its cells."""
     if not run_ids:
         raise ParameterError("give at least one run id to compare; `ouro runs list` shows them")
-    runs = [store.get_run(run_id) for run_id in run_ids]
-    return list({run.id: run for run in runs}.values())
+    found: list[Run] = []
+    for run_id in run_ids:
+        run = store.get_run(run_id)
+        cells = store.list_runs(parent=run.id) if run.kind == "sweep" else []
+        found += reversed(cells) if cells else [run]
+    return list({run.id: run for run in found}.values())
 
 
 def curves(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """Per run, strategy, metric and generation: mean, min and max over seeds."""
-    frame = store.metrics([run.id for run in _runs(store, run_ids)])
+    frame = store.metrics([run.id for run in runs(store, run_ids)])
     frame = frame.dropna(subset=["generation"]).assign(
         strategy=lambda f: f["strategy"].fillna(_NO_STRATEGY)
     )
@@ -55,8 +62,8 @@ def summary(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """One row per (metric, strategy), one column per run: the mean over seeds at the
     first and at the last generation (``first``/``last``), or the value of a metric
     logged without generations (in both)."""
-    runs = _runs(store, run_ids)
-    frame = store.metrics([run.id for run in runs])
+    chosen = runs(store, run_ids)
+    frame = store.metrics([run.id for run in chosen])
     frame = frame.assign(strategy=frame["strategy"].fillna(_NO_STRATEGY))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for (run_id, metric, strategy), part in frame.groupby(
@@ -71,7 +78,9 @@ def summary(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
         row = rows.setdefault((metric, strategy), {"metric": metric, "strategy": strategy})
         row[f"{run_id}:first"] = float(first)
         row[f"{run_id}:last"] = float(last)
-    columns = ["metric", "strategy"] + [f"{r.id}:{end}" for r in runs for end in ("first", "last")]
+    columns = ["metric", "strategy"] + [
+        f"{r.id}:{end}" for r in chosen for end in ("first", "last")
+    ]
     return pd.DataFrame(list(rows.values()), columns=columns)
 
 
@@ -118,26 +127,26 @@ def _fmt(value: Any) -> str:
 
 def write_html(store: Store, run_ids: Sequence[str], path: str | os.PathLike) -> Path:
     """Write the comparison report of ``run_ids`` to ``path`` (one self-contained file)."""
-    runs = _runs(store, run_ids)
-    data = curves(store, [run.id for run in runs])
-    table = summary(store, [run.id for run in runs])
+    chosen = runs(store, run_ids)
+    data = curves(store, [run.id for run in chosen])
+    table = summary(store, [run.id for run in chosen])
     strategies = list(dict.fromkeys(data["strategy"]))
     colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(strategies)}
     charts = [
-        {"metric": metric, "png": metric_chart(data, metric, runs, colors)}
+        {"metric": metric, "png": metric_chart(data, metric, chosen, colors)}
         for metric in dict.fromkeys(data["metric"])
     ]
     rows = [
         {
             "metric": row["metric"],
             "strategy": row["strategy"],
-            "cells": [(_fmt(row[f"{r.id}:first"]), _fmt(row[f"{r.id}:last"])) for r in runs],
+            "cells": [(_fmt(row[f"{r.id}:first"]), _fmt(row[f"{r.id}:last"])) for r in chosen],
         }
         for row in table.to_dict("records")
     ]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(_TEMPLATE).render(
-        runs=[{"run": r, "config": json.dumps(r.config, indent=1, sort_keys=True)} for r in runs],
+        runs=[{"run": r, "config": json.dumps(r.config, indent=1, sort_keys=True)} for r in chosen],
         charts=charts,
         rows=rows,
         store=store.url,

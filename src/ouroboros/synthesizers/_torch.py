@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ouroboros.errors import ParameterError, check_param
+from ouroboros.errors import ConditionError, ParameterError, check_param
+from ouroboros.transforms import OTHER
 
 #: rows pushed through a network at once when sampling or scoring (bounds memory)
 CHUNK = 16_384
@@ -69,6 +70,20 @@ def seeded(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(int(rng.integers(2**62)))
         yield
+
+
+@contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """Use ``count`` CPU threads inside the block (``None``: leave torch's setting)."""
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def dropout(x: torch.Tensor, p: float, generator: torch.Generator, training: bool) -> torch.Tensor:
@@ -196,6 +211,46 @@ class SpanLayout:
         return torch.zeros_like(logits).scatter_(2, chosen.unsqueeze(2), 1.0)
 
 
+# --------------------------------------------------------------------------- conditions
+def discrete_conditions(
+    transformer, conditions: dict[str, Any], predicates: dict[str, Callable]
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Block positions to impose for conditions on one-hot columns, and the pooled values.
+
+    A training value pooled into "other" is imposed as "other"; its predicate becomes
+    "drew a pooled value" (``predicates`` is updated) and :func:`fill_pooled` then writes
+    the value into the kept rows. This is exact for the model, which draws the value
+    inside the pool by training frequency, independently of everything else.
+    """
+    positions, pooled = {}, {}
+    discrete = set(transformer.discrete_columns())
+    for column, value in conditions.items():
+        if column not in discrete:
+            continue
+        try:
+            positions[column] = transformer.encode_condition(column, value)
+        except ConditionError:
+            _, _, categories = transformer.category_block(column)
+            if not categories or categories[-1] is not OTHER:
+                raise
+            positions[column] = len(categories) - 1
+            pooled[column] = value
+            kept = [c for c in categories[:-1] if c is not None]
+            predicates[column] = lambda values, kept=kept: (
+                ~(values.isna() | values.isin(kept)).to_numpy()
+            )
+    return positions, pooled
+
+
+def fill_pooled(table, pooled: dict[str, Any]):
+    """Write each pooled condition value into its column, keeping the dtype."""
+    import pandas as pd
+
+    for column, value in pooled.items():
+        table[column] = pd.array([value] * len(table), dtype=table[column].dtype)
+    return table
+
+
 # --------------------------------------------------------------------------- training loop
 @dataclass
 class LoopSettings:
@@ -279,6 +334,12 @@ def check_loop_params(model) -> None:
         "a float in (0, 0.5)",
     )
     check_param("verbose", model.verbose, isinstance(model.verbose, bool), "a bool")
+    check_param(
+        "n_threads",
+        model.n_threads,
+        model.n_threads is None or (isinstance(model.n_threads, int) and model.n_threads >= 1),
+        "None or an integer >= 1",
+    )
     resolve_device(model.device)
 
 

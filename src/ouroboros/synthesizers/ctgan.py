@@ -23,10 +23,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ouroboros.errors import ConditionError, check_param
+from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Synthesizer, Tags
-from ouroboros.transforms import OTHER
 
 _TAU = 0.2  # Gumbel-softmax temperature of the paper's code
 _GP_WEIGHT = 10.0
@@ -223,14 +222,14 @@ class CTGANSynthesizer(Synthesizer):
         Add a minibatch-discrimination layer before the critic's output.
     feature_matching:
         Add the feature-matching loss (critic's last hidden features) to the generator's.
-    time_budget, early_stopping, patience, validation_fraction, device, verbose:
-        As for every neural generator; the held-out signal is the critic's Wasserstein
+    time_budget, early_stopping, patience, validation_fraction, device, n_threads, verbose:
+        As for :class:`~ouroboros.synthesizers.tvae.TVAESynthesizer`; the held-out signal is the critic's Wasserstein
         estimate between held-out real rows and fresh synthetic rows.
     """
 
     name: ClassVar[str] = "ctgan"
     tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 60}
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 60, "n_threads": 1}
 
     def __init__(
         self,
@@ -258,6 +257,7 @@ class CTGANSynthesizer(Synthesizer):
         patience: int = 10,
         validation_fraction: float = 0.1,
         device: str = "cpu",
+        n_threads: int | None = None,
         verbose: bool = False,
     ):
         self.seed = seed
@@ -283,6 +283,7 @@ class CTGANSynthesizer(Synthesizer):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
 
     def _check_params(self) -> None:
@@ -392,6 +393,10 @@ class CTGANSynthesizer(Synthesizer):
         return _GP_WEIGHT * ((norms - 1) ** 2).mean()
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        with T.threads(self.n_threads):
+            self._train(matrix, rng)
+
+    def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
         device = self.layout_.device
         generator = T.torch_generator(rng, device)
@@ -533,7 +538,7 @@ class CTGANSynthesizer(Synthesizer):
         generator = T.torch_generator(rng, device)
         out = np.empty((n, self.layout_.dim), dtype=np.float32)
         self.generator_.eval()
-        with torch.no_grad():
+        with T.threads(self.n_threads), torch.no_grad():
             for start, stop in T.in_chunks(n):
                 m = stop - start
                 if self.sampler_.n_columns == 0:
@@ -561,27 +566,16 @@ class CTGANSynthesizer(Synthesizer):
         """Native conditioning: the first condition on a one-hot column goes into the
         conditional vector; rows are then checked against every condition (the generator
         follows its condition closely but not perfectly)."""
+        positions, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
         fixed = None
-        for column, value in conditions.items():
-            if column in self.discrete_:
-                fixed = (self.discrete_.index(column), self._condition_index(column, value))
-                break
+        for column, position in positions.items():
+            fixed = (self.discrete_.index(column), position)
+            break
 
         def draw(m: int) -> pd.DataFrame:
             return self.transformer_.inverse_transform(self._draw(m, rng, fixed), rng)
 
-        return self._rejection_sample(n, rng, predicates, draw)
-
-    def _condition_index(self, column: str, value: Any) -> int:
-        try:
-            return self.transformer_.encode_condition(column, value)
-        except ConditionError:
-            # a training value pooled into "other": condition on the pool and let the
-            # rejection step keep the rows that drew this value from it
-            _, _, categories = self.transformer_.category_block(column)
-            if categories and categories[-1] is OTHER:
-                return len(categories) - 1
-            raise
+        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:

@@ -24,10 +24,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ouroboros.errors import ConditionError, check_param
+from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Synthesizer, Tags
-from ouroboros.transforms import OTHER
 
 _EPS = 1e-12
 
@@ -95,14 +94,19 @@ class TabDDPMSynthesizer(Synthesizer):
         MLP hidden width and depth; size of the input projection and timestep embedding.
     learning_rate, weight_decay:
         AdamW settings; the learning rate decays linearly to zero over training.
-    time_budget, early_stopping, patience, validation_fraction, device, verbose:
-        As for every neural generator; the held-out signal is the diffusion loss on
+    time_budget, early_stopping, patience, validation_fraction, device, n_threads, verbose:
+        As for :class:`~ouroboros.synthesizers.tvae.TVAESynthesizer`; the held-out signal is the diffusion loss on
         held-out rows at fixed timesteps and noise.
     """
 
     name: ClassVar[str] = "tabddpm"
     tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 64, "steps": 20}
+    test_params: ClassVar[dict[str, Any]] = {
+        "epochs": 2,
+        "batch_size": 64,
+        "steps": 20,
+        "n_threads": 1,
+    }
 
     def __init__(
         self,
@@ -123,6 +127,7 @@ class TabDDPMSynthesizer(Synthesizer):
         patience: int = 10,
         validation_fraction: float = 0.1,
         device: str = "cpu",
+        n_threads: int | None = None,
         verbose: bool = False,
     ):
         self.seed = seed
@@ -141,6 +146,7 @@ class TabDDPMSynthesizer(Synthesizer):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
 
     def _check_params(self) -> None:
@@ -245,6 +251,10 @@ class TabDDPMSynthesizer(Synthesizer):
         return mse, self.steps * kl.mean()
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        with T.threads(self.n_threads):
+            self._train(matrix, rng)
+
+    def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
         layout = self.layout_
         device = layout.device
@@ -334,7 +344,7 @@ class TabDDPMSynthesizer(Synthesizer):
                 target[0, block, category] = 1.0
             imposed = torch.zeros(layout.n_blocks, dtype=torch.bool, device=device)
             imposed[list(fixed)] = True
-        with torch.no_grad():
+        with T.threads(self.n_threads), torch.no_grad():
             for start, stop in T.in_chunks(n):
                 m = stop - start
                 scalars = torch.randn((m, len(self.scalars_)), generator=generator, device=device)
@@ -392,27 +402,14 @@ class TabDDPMSynthesizer(Synthesizer):
     ) -> pd.DataFrame:
         """Conditions on one-hot columns are imposed during denoising (replacement
         guidance); every condition is then checked on the rows (ranges by rejection)."""
-        fixed: dict[int, int] = {}
-        discrete = self.transformer_.discrete_columns()
-        for column, value in conditions.items():
-            if column in discrete:
-                block = self.layout_.block_columns.index(column)
-                fixed[block] = self._condition_index(column, value)
+        positions, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
+        blocks = self.layout_.block_columns
+        fixed = {blocks.index(column): position for column, position in positions.items()}
 
         def draw(m: int) -> pd.DataFrame:
             return self.transformer_.inverse_transform(self._draw(m, rng, fixed), rng)
 
-        return self._rejection_sample(n, rng, predicates, draw)
-
-    def _condition_index(self, column: str, value: Any) -> int:
-        try:
-            return self.transformer_.encode_condition(column, value)
-        except ConditionError:
-            # a training value pooled into "other": impose the pool, then keep by rejection
-            _, _, categories = self.transformer_.category_block(column)
-            if categories and categories[-1] is OTHER:
-                return len(categories) - 1
-            raise
+        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:

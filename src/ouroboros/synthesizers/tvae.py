@@ -80,13 +80,16 @@ class TVAESynthesizer(Synthesizer):
         ``patience`` epochs, keeping the best weights.
     device:
         ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
+    n_threads:
+        CPU threads torch uses while fitting and sampling (``None``: torch's default, all
+        physical cores; 1 suits many fits running side by side).
     verbose:
         Show a progress bar with the losses.
     """
 
     name: ClassVar[str] = "tvae"
     tags: ClassVar[Tags] = Tags(conditioning="rejection", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 64}
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 64, "n_threads": 1}
 
     def __init__(
         self,
@@ -106,6 +109,7 @@ class TVAESynthesizer(Synthesizer):
         patience: int = 10,
         validation_fraction: float = 0.1,
         device: str = "cpu",
+        n_threads: int | None = None,
         verbose: bool = False,
     ):
         self.seed = seed
@@ -123,6 +127,7 @@ class TVAESynthesizer(Synthesizer):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
 
     def _check_params(self) -> None:
@@ -175,6 +180,10 @@ class TVAESynthesizer(Synthesizer):
         return recon / len(x), kl
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        with T.threads(self.n_threads):
+            self._train(matrix, rng)
+
+    def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
         device = self.layout_.device
         generator = T.torch_generator(rng, device)
@@ -248,7 +257,7 @@ class TVAESynthesizer(Synthesizer):
         generator = T.torch_generator(rng, device)
         out = np.empty((n, layout.dim), dtype=np.float32)
         sigma = self.decoder_.sigma.detach()
-        with torch.no_grad():
+        with T.threads(self.n_threads), torch.no_grad():
             for start, stop in T.in_chunks(n):
                 z = torch.randn((stop - start, self.latent_dim), generator=generator, device=device)
                 raw = self.decoder_(z)

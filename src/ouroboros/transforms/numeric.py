@@ -123,12 +123,21 @@ class StandardEncoder(NumericEncoder):
         return encoder
 
 
+#: share of a point mass's CDF interval left at each end for values between masses
+_ATOM_SLIVER = 1e-3
+
+
 class QuantileEncoder(NumericEncoder):
     """Empirical CDF then the standard normal quantile, in one ``linear`` column.
 
-    The CDF is piecewise linear through the distinct values of at most
-    ``max_rows`` rows (plus the minimum and maximum), each placed at its mid-rank,
-    so it is strictly increasing and inverted exactly by interpolation.
+    Built from the distinct values of at most ``max_rows`` rows (plus the minimum
+    and maximum). A value seen once sits at its mid-rank and the CDF is linear
+    between such values; a value seen several times (a point mass, such as the
+    zeros of a mostly-zero column) owns the whole CDF interval of its share. With
+    an ``rng``, :meth:`transform` draws uniformly inside that interval (the
+    randomised probability integral transform), so the scores are exactly
+    standard normal; :meth:`inverse` maps the interval back to the value, so point
+    masses keep their weight instead of being smeared towards their neighbours.
     """
 
     name = "quantile"
@@ -149,10 +158,24 @@ class QuantileEncoder(NumericEncoder):
         sample = _subsample(values, self.max_rows, rng)
         sample = np.concatenate([sample, [values.min(), values.max()]])
         knots, counts = np.unique(sample, return_counts=True)
-        cumulative = np.cumsum(counts)
+        upper = np.cumsum(counts) / counts.sum()
+        lower = np.concatenate([[0.0], upper[:-1]])  # shared ends: no gap between intervals
         self.knots_ = knots
-        self.cdf_ = (cumulative - counts / 2.0) / cumulative[-1]
+        self.lower_ = lower
+        self.upper_ = upper
+        self.atoms_ = counts > 1
         return self
+
+    def _inverse_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``(u, value)`` of the quantile function: both ends of a point mass."""
+        atom = self.atoms_
+        mid = (self.lower_ + self.upper_) / 2
+        # a sliver at each end of a point mass leaves room for values between two masses
+        sliver = (self.upper_ - self.lower_) * _ATOM_SLIVER
+        ends = np.stack([self.lower_ + sliver, self.upper_ - sliver], 1)
+        u = np.where(atom[:, None], ends, mid[:, None])
+        keep = np.stack([np.ones_like(atom), atom], 1).ravel()
+        return u.ravel()[keep], np.repeat(self.knots_, 2)[keep]
 
     def transform(self, values, rng=None, out=None):
         check_fitted(self, "knots_")
@@ -160,8 +183,20 @@ class QuantileEncoder(NumericEncoder):
         block = _output(len(values), 1, out)
         if len(self.knots_) == 1:
             block[:, 0] = 0.0
+            return block
+        table_u, table_values = self._inverse_table()
+        u = np.interp(values, table_values, table_u)  # the exact inverse of inverse()
+        index = np.searchsorted(self.knots_, values).clip(0, len(self.knots_) - 1)
+        atom = (self.knots_[index] == values) & self.atoms_[index]
+        low, high = self.lower_[index], self.upper_[index]
+        if rng is None:
+            u = np.where(atom, (low + high) / 2, u)
         else:
-            block[:, 0] = ndtri(np.interp(values, self.knots_, self.cdf_))
+            # stay clear of the ends, which float32 storage of the score may blur
+            margin = 2 * _ATOM_SLIVER
+            jitter = low + (high - low) * (margin + (1 - 2 * margin) * rng.random(len(values)))
+            u = np.where(atom, jitter, u)
+        block[:, 0] = ndtri(np.clip(u, 1e-9, 1 - 1e-9))
         return block
 
     def inverse(self, block: np.ndarray) -> np.ndarray:
@@ -169,7 +204,8 @@ class QuantileEncoder(NumericEncoder):
         scores = np.asarray(block, dtype=np.float64)[:, 0]
         if len(self.knots_) == 1:
             return np.full(len(scores), self.knots_[0])
-        return np.interp(ndtr(scores), self.cdf_, self.knots_)
+        u, values = self._inverse_table()
+        return np.interp(ndtr(scores), u, values)
 
     def spans(self, column: str) -> list[Span]:
         return [Span(column, "value", 1, "linear")]
@@ -180,14 +216,18 @@ class QuantileEncoder(NumericEncoder):
             "type": self.name,
             "max_rows": self.max_rows,
             "knots": self.knots_,
-            "cdf": self.cdf_,
+            "lower": self.lower_,
+            "upper": self.upper_,
+            "atoms": self.atoms_,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> QuantileEncoder:
         encoder = cls(max_rows=int(state["max_rows"]))
         encoder.knots_ = np.asarray(state["knots"], dtype=np.float64)
-        encoder.cdf_ = np.asarray(state["cdf"], dtype=np.float64)
+        encoder.lower_ = np.asarray(state["lower"], dtype=np.float64)
+        encoder.upper_ = np.asarray(state["upper"], dtype=np.float64)
+        encoder.atoms_ = np.asarray(state["atoms"], dtype=bool)
         return encoder
 
 

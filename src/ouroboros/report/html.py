@@ -1,0 +1,270 @@
+"""Turn an evaluation dictionary into the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ouroboros.errors import FileFormatError
+from ouroboros.io import atomic_write_text
+from ouroboros.report import figures
+
+CATEGORY_TITLES = {
+    "fidelity": "Fidelity",
+    "detection": "Detection",
+    "diversity": "Diversity",
+    "privacy": "Privacy",
+    "utility": "Utility",
+    "fairness": "Fairness",
+    "collapse": "Collapse indicators",
+}
+CATEGORY_QUESTIONS = {
+    "fidelity": "Do the columns and pairs of columns look like the real ones?",
+    "detection": "Can a classifier tell synthetic rows from real rows?",
+    "diversity": "Do the synthetic rows cover the real data, and stay within it?",
+    "privacy": "Do the synthetic rows give away the training rows?",
+    "utility": "Is a model trained on synthetic rows as good as one trained on real rows?",
+    "fairness": "Are the groups of the sensitive column, and the gaps between them, kept?",
+    "collapse": "Are tails, variance and variety kept, or lost as in model collapse?",
+}
+_LEVEL_CLASS = ("good", "fair", "warn", "bad")
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  function key(cell) {
+    var raw = cell.getAttribute("data-sort");
+    if (raw === null) { return cell.textContent.trim().toLowerCase(); }
+    var number = parseFloat(raw);
+    return isNaN(number) ? -Infinity : number;
+  }
+  function sortBy(table, index, head) {
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var ascending = head.getAttribute("aria-sort") !== "ascending";
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (cell) {
+      cell.removeAttribute("aria-sort");
+    });
+    head.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    rows.sort(function (a, b) {
+      var x = key(a.cells[index]), y = key(b.cells[index]);
+      if (x < y) { return ascending ? -1 : 1; }
+      if (x > y) { return ascending ? 1 : -1; }
+      return 0;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (head, index) {
+      head.tabIndex = 0;
+      head.title = "sort";
+      head.addEventListener("click", function () { sortBy(table, index, head); });
+      head.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          sortBy(table, index, head);
+        }
+      });
+    });
+  });
+  document.body.setAttribute("data-ready", "1");
+})();
+"""
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ouroboros.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _number
+    env.filters["pct"] = _percent
+    env.filters["sortkey"] = _sort_key
+    return env
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    """A value for display: 3 decimals in [-1000, 1000], else 4 significant digits."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:.4g}"
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _sort_key(value: Any) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _marginals(metrics: dict[str, dict]) -> list[dict]:
+    """One card per column: its marginal overlay and similarity, worst first."""
+    cards = []
+    for name, key, draw in (
+        ("ks_complement", "histograms", figures.numeric_marginal),
+        ("tv_complement", "frequencies", figures.categorical_marginal),
+    ):
+        record = metrics.get(name)
+        if record is None:
+            continue
+        drawings = record["details"].get(key, {})
+        for row in record["rows"]:
+            cards.append(
+                {
+                    "column": row["column"],
+                    "measure": "1 − KS" if name == "ks_complement" else "1 − TV",
+                    "value": row["value"],
+                    "ceiling": row["ceiling"],
+                    "image": draw(drawings.get(row["column"], {})),
+                }
+            )
+    return sorted(cards, key=lambda c: c["value"] if c["value"] is not None else -1.0)
+
+
+def _figures(category: str, metrics: dict[str, dict]) -> list[dict]:
+    """Category-specific figures: (title, caption, image)."""
+    out = []
+    if category == "fidelity" and "correlation_similarity" in metrics:
+        image = figures.correlation_difference(metrics["correlation_similarity"]["details"])
+        if image:
+            out.append(
+                {
+                    "title": "Correlation difference",
+                    "caption": "Absolute difference of Spearman correlations, real against "
+                    "synthetic, for every pair of numeric columns (darker: further apart).",
+                    "image": image,
+                }
+            )
+    if category == "privacy" and "dcr_ratio" in metrics:
+        image = figures.dcr_histogram(metrics["dcr_ratio"]["details"].get("histogram", {}))
+        if image:
+            out.append(
+                {
+                    "title": "Distance to the closest training row",
+                    "caption": "Synthetic rows beside holdout rows. Synthetic rows piled up "
+                    "near zero, left of the holdout, mean copied or memorised training rows.",
+                    "image": image,
+                }
+            )
+    if category == "diversity":
+        for name, label in (("alpha_precision", "α"), ("beta_recall", "β")):
+            details = metrics.get(name, {}).get("details", {})
+            image = figures.curve(details.get("levels"), details.get("curve"), label)
+            if image:
+                out.append(
+                    {
+                        "title": f"{name.replace('_', ' ')} curve",
+                        "caption": f"Share of rows kept at each level {label}; a perfect "
+                        "generator follows the diagonal.",
+                        "image": image,
+                    }
+                )
+    return out
+
+
+def _fairness_tables(metrics: dict[str, dict]) -> list[dict]:
+    """Per-group tables of the fairness metrics."""
+    tables = []
+    shares = metrics.get("group_share_similarity", {}).get("details")
+    if shares:
+        tables.append(
+            {
+                "title": "Group shares",
+                "headers": ["group", "real", "synthetic"],
+                "rows": list(zip(shares["groups"], shares["real"], shares["synthetic"], strict=True)),
+            }
+        )
+    outcome = metrics.get("outcome_gap_ratio", {}).get("details")
+    if outcome:
+        tables.append(
+            {
+                "title": f"Outcome per group: {outcome['outcome']}",
+                "headers": ["group", "real", "synthetic"],
+                "rows": list(
+                    zip(outcome["groups"], outcome["real"], outcome["synthetic"], strict=True)
+                ),
+            }
+        )
+    errors = metrics.get("utility_gap_ratio", {}).get("details")
+    if errors:
+        tables.append(
+            {
+                "title": "Test error per group (boosting model)",
+                "headers": ["group", "trained on real", "trained on synthetic"],
+                "rows": list(
+                    zip(errors["groups"], errors["trtr_error"], errors["tstr_error"], strict=True)
+                ),
+            }
+        )
+    return tables
+
+
+def _sections(data: dict) -> list[dict]:
+    by_category: dict[str, list[dict]] = {}
+    for record in data["metrics"]:
+        by_category.setdefault(record["category"], []).append(record)
+    scorecard = {row["category"]: row for row in data["scorecard"]}
+    sections = []
+    for category, title in CATEGORY_TITLES.items():
+        records = by_category.get(category)
+        if not records:
+            continue
+        metrics = {r["name"]: r for r in records}
+        sections.append(
+            {
+                "id": category,
+                "title": title,
+                "question": CATEGORY_QUESTIONS[category],
+                "score": scorecard.get(category),
+                "metrics": records,
+                "marginals": _marginals(metrics) if category == "fidelity" else [],
+                "figures": _figures(category, metrics),
+                "tables": _fairness_tables(metrics) if category == "fairness" else [],
+            }
+        )
+    return sections
+
+
+def _context(data: dict, title: str | None) -> dict:
+    if not isinstance(data, dict) or "metrics" not in data or "scorecard" not in data:
+        raise FileFormatError("not an ouroboros evaluation: 'metrics' or 'scorecard' is missing")
+    scorecard = [
+        {**row, "class": _LEVEL_CLASS[min(int(row.get("level", 3)), 3)]}
+        for row in data["scorecard"]
+    ]
+    return {
+        "title": title or "Synthetic data evaluation",
+        "info": data.get("info", {}),
+        "version": data.get("ouroboros_version", ""),
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "scorecard": scorecard,
+        "sections": _sections(data),
+        "skipped": data.get("skipped", {}),
+        "script": _SCRIPT,
+        "script_hash": base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode(),
+    }
+
+
+def render_html(data: dict, title: str | None = None) -> str:
+    """The report of an evaluation dictionary (``Evaluation.to_dict()``) as HTML text."""
+    return _environment().get_template("report.html.j2").render(**_context(data, title))
+
+
+def write_html(data: dict, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write the report to ``path`` atomically and return the path."""
+    return atomic_write_text(path, render_html(data, title))
