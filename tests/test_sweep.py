@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ouroboros.cli.sweep import register
 from ouroboros.errors import CollapseError, ParameterError
-from ouroboros.runners import LocalRunner
+from ouroboros.runners import LocalRunner, Resources
 from ouroboros.store import open_store
 from ouroboros.sweep import SweepConfig, run_sweep
 
@@ -184,3 +184,21 @@ def test_the_sweep_command(tmp_path):
     assert len(runs) == 2
     assert all(run.id in result.output for run in runs)
     assert "ouro runs compare" in result.output
+
+
+class _Recording(LocalRunner):
+    def run(self, tasks):
+        self.seen = [(task.key, task.resources) for task in tasks]
+        return super().run(tasks)
+
+
+def test_per_synthesizer_resources_reach_the_runner(tmp_path):
+    text = TINY.replace('label = "copula"', 'label = "copula"\ncpus = 2\ngpus = 0.5')
+    config = _config(tmp_path, text.replace("generations = 2", "generations = 1"))
+    runner = _Recording()
+    run_sweep(config, runner=runner, store=f"sqlite:///{tmp_path / 'r.db'}", output=tmp_path / "o")
+    resources = {key.split("|")[0]: res for key, res in runner.seen}
+    assert resources == {
+        "adult/independent": Resources(cpus=1.0, gpus=0.0),
+        "adult/copula": Resources(cpus=2, gpus=0.5),
+    }

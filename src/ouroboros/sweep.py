@@ -30,6 +30,7 @@ artifacts), grouped under one run for the sweep.
     name = "ctgan"
     label = "ctgan-small"          # optional, to tell apart two uses of one generator
     params = { epochs = 20 }
+    gpus = 0.25                    # optional: what each trajectory asks the runner for
 
     [runner]                       # optional; the command line overrides it
     name = "ray"
@@ -51,7 +52,7 @@ import pandas as pd
 
 from ouroboros.errors import CollapseError, MissingDependencyError, OuroborosError, ParameterError
 from ouroboros.io import read_table
-from ouroboros.runners import Runner, Task, TaskResult, get_runner
+from ouroboros.runners import Resources, Runner, Task, TaskResult, get_runner
 from ouroboros.store import Store, open_store
 
 Progress = Callable[[int, int], None]
@@ -73,7 +74,7 @@ _TOP_KEYS = {
     "reports",
 }
 _DATASET_KEYS = {"name", "path", "builtin", "target", "rows", "drop"}
-_SYNTH_KEYS = {"name", "label", "params"}
+_SYNTH_KEYS = {"name", "label", "params", "cpus", "gpus"}
 _RUNNER_KEYS = {"name", "workers", "address", "max_retries"}
 
 
@@ -136,14 +137,36 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class SynthesizerSpec:
-    """One generator of the grid, with its hyper-parameters and a label unique in the sweep."""
+    """One generator of the grid, with its hyper-parameters and a label unique in the sweep.
+
+    ``cpus`` and ``gpus`` (a fraction shares a GPU) are what each of its trajectories
+    asks the runner for; None keeps the lab's request (one CPU).
+    """
 
     label: str
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    cpus: float | None = None
+    gpus: float | None = None
+
+    @property
+    def resources(self) -> Resources | None:
+        if self.cpus is None and self.gpus is None:
+            return None
+        default = Resources()
+        return Resources(
+            cpus=default.cpus if self.cpus is None else self.cpus,
+            gpus=default.gpus if self.gpus is None else self.gpus,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "name": self.name, "params": self.params}
+        return {
+            "label": self.label,
+            "name": self.name,
+            "params": self.params,
+            "cpus": self.cpus,
+            "gpus": self.gpus,
+        }
 
 
 @dataclass(frozen=True)
@@ -402,7 +425,14 @@ def _synthesizers(items: Any, need, unknown) -> list[SynthesizerSpec]:
             problems_text = str(exc).splitlines()[0]
             need(False, f"{where}: {problems_text}")
             continue
-        specs.append(SynthesizerSpec(str(item.get("label", name)), name, dict(params)))
+        cpus, gpus = item.get("cpus"), item.get("gpus")
+        for key, value in (("cpus", cpus), ("gpus", gpus)):
+            need(
+                value is None or (isinstance(value, (int, float)) and value >= 0),
+                f"{where}: '{key}' must be a number >= 0; got {value!r}",
+            )
+        label = str(item.get("label", name))
+        specs.append(SynthesizerSpec(label, name, dict(params), cpus, gpus))
     labels = [s.label for s in specs]
     need(
         len(set(labels)) == len(labels),
@@ -424,12 +454,15 @@ class _Batch:
         self.owners: dict[str, tuple[queue.Queue, str]] = {}
         self.inboxes: list[queue.Queue] = []
 
-    def submit(self, member: str, tasks: Sequence[Task]) -> queue.Queue:
+    def submit(
+        self, member: str, tasks: Sequence[Task], resources: Resources | None
+    ) -> queue.Queue:
         inbox: queue.Queue = queue.Queue()
         with self.lock:
             for task in tasks:
                 key = f"{member}|{task.key}"
-                self.tasks.append(replace(task, key=key))
+                resources_ = task.resources if resources is None else resources
+                self.tasks.append(replace(task, key=key, resources=resources_))
                 self.owners[key] = (inbox, task.key)
             self.inboxes.append(inbox)
             self.waiting -= 1
@@ -457,16 +490,17 @@ class _Batch:
 class _Member(Runner):
     """The runner one experiment sees: its tasks join the sweep's batch."""
 
-    def __init__(self, batch: _Batch, name: str):
+    def __init__(self, batch: _Batch, name: str, resources: Resources | None):
         self.batch = batch
         self.name = name
+        self.resources = resources
         self.submitted = False
 
     def run(self, tasks: Sequence[Task]) -> Iterator[TaskResult]:
         if self.submitted:
             raise CollapseError(f"sweep cell {self.name!r} asked to run twice")
         self.submitted = True
-        inbox = self.batch.submit(self.name, tasks)
+        inbox = self.batch.submit(self.name, tasks, self.resources)
         for _ in range(len(tasks)):
             item = inbox.get()
             if isinstance(item, Exception):
@@ -519,10 +553,12 @@ def run_sweep(
         )
     root = Path(output or config.output or Path("runs") / _slug(config.name))
     cells = config.cells
-    experiments, problems = {}, []
+    experiments, problems, tables = {}, [], {}
     for cell in cells:
         try:
-            real = cell.dataset.load(config.seed)
+            if cell.dataset.name not in tables:
+                tables[cell.dataset.name] = cell.dataset.load(config.seed)
+            real = tables[cell.dataset.name]
             experiment = CollapseExperiment(
                 (cell.synthesizer.name, cell.synthesizer.params),
                 real,
@@ -600,6 +636,7 @@ def _execute(
     finished: set[str],
 ) -> None:
     batch = _Batch(runner, len(experiments))
+    cells = {cell.key: cell for cell in config.cells}
     done: queue.Queue = queue.Queue()
     total = config.trajectories * config.generations
     counts: dict[str, int] = {}
@@ -613,10 +650,10 @@ def _execute(
             progress(sum(counts.values()), total)
 
     def cell(key: str, experiment: Any) -> None:
-        member = _Member(batch, key)
+        member = _Member(batch, key, cells[key].synthesizer.resources)
         try:
             result = experiment.run(
-                checkpoint_dir=root / _folder_of(config, key) / "checkpoints",
+                checkpoint_dir=root / cells[key].folder / "checkpoints",
                 resume=resume,
                 runner=member,
                 progress=lambda count, _total: report(key, count),
@@ -652,17 +689,13 @@ def _execute(
             outcome.errors[key] = f"{type(item).__name__}: {item}"
             store.finish_run(run_id, "failed", error=outcome.errors[key])
         else:
-            folder = root / _folder_of(config, key)
+            folder = root / cells[key].folder
             _record(store, run_id, item, folder, config.reports, outcome, key)
         finished.add(key)
     for thread in threads:
         thread.join()
     if failure is not None:
         raise failure
-
-
-def _folder_of(config: SweepConfig, key: str) -> str:
-    return next(cell.folder for cell in config.cells if cell.key == key)
 
 
 def _record(

@@ -107,4 +107,6 @@ def test_demo_writes_outputs(tmp_path, capsys):
     summary = (folder / "summary.txt").read_text()
     assert "mean column similarity" in summary and "education" in summary
     synthetic = pd.read_csv(folder / "synthetic.csv")
-    assert len(synthetic) == 5000
+    assert len(synthetic) == 4000
+    report = (folder / "report.html").read_text()
+    assert "<html" in report.lower() and "fidelity" in report
