@@ -11,10 +11,10 @@ share (``tail_kept``), ``coverage``, ``detection_auc`` and utility (``tstr_ratio
     python bench/collapse.py                      # about 20-40 min on 2 CPU cores
     python bench/collapse.py --generations 3 --seeds 1 --no-results   # a quick look
 
-The Gaussian copula is used because it fits Adult in about a second, which is what lets 120
-generations fit the budget on two cores; the deep generators (``tvae``, ``ctgan``) take
-10-100 times longer per fit there and score no better at generation 0 on this sample size
-(the lab runs them unchanged: pass ``--generator tvae --param epochs=50``).
+The generator is the best of a quick generation-0 screening (``--generator auto``): each
+candidate in ``CANDIDATES`` is fitted once on the real training rows and scored on the key
+metrics; deep generators get their epochs cut so that 120 generations fit the budget on two
+cores. ``--generator tvae --param epochs=50`` forces one.
 """
 
 from __future__ import annotations
@@ -44,11 +44,17 @@ METRICS = KEY_METRICS + [
     "correlation_similarity",
 ]
 STRATEGIES = "replace,accumulate,mix:0.1,curate"
+#: generators screened at generation 0 when ``--generator auto`` (epochs cut to fit the budget)
+CANDIDATES = {"gaussian_copula": {}, "tvae": {"epochs": 50}, "ctgan": {"epochs": 50}}
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--generator", default="gaussian_copula")
+    parser.add_argument(
+        "--generator",
+        default="auto",
+        help="generator name, or 'auto': the best of a generation-0 screening",
+    )
     parser.add_argument("--param", action="append", default=[], help="generator KEY=VALUE")
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
@@ -67,15 +73,36 @@ def load(size: int, holdout: int):
     return table.iloc[:size].reset_index(drop=True), table.iloc[size:].reset_index(drop=True)
 
 
-def experiment(args, real, holdout, generations: int):
+def screen(real, holdout) -> tuple[str, dict, list[dict]]:
+    """Fit each candidate once on the real rows; pick the best mean goodness on KEY_METRICS."""
+    from ouroboros import metrics, synthesizers
+
+    rows = []
+    for name, params in CANDIDATES.items():
+        if name not in synthesizers.list():
+            continue
+        started = time.perf_counter()
+        model = synthesizers.create(name, seed=0, **params).fit(real)
+        fit_seconds = time.perf_counter() - started
+        sample = model.sample(len(real), seed=1)
+        scores = metrics.evaluate(
+            real, sample, holdout=holdout, target="income", metrics=KEY_METRICS
+        ).scores()
+        values = dict(zip(scores["metric"], scores["value"], strict=True))
+        goodness = sum(metrics.get(m)().goodness(values[m]) for m in KEY_METRICS) / len(KEY_METRICS)
+        label = name + "".join(f" {k}={v}" for k, v in params.items())
+        row = {"generator": label, "fit (s)": fit_seconds, **values, "mean goodness": goodness}
+        rows.append(row)
+        print(f"  screened {label}: goodness {goodness:.3f}, fit {fit_seconds:.1f}s", flush=True)
+    best = max(rows, key=lambda r: r["mean goodness"])["generator"].split()[0]
+    return best, CANDIDATES[best], rows
+
+
+def experiment(args, generator: str, params: dict, real, holdout, generations: int):
     from ouroboros.collapse import CollapseExperiment
 
-    params = {}
-    for item in args.param:
-        key, _, raw = item.partition("=")
-        params[key] = json.loads(raw)
     return CollapseExperiment(
-        (args.generator, params),
+        (generator, params),
         real,
         holdout=holdout,
         generations=generations,
@@ -132,11 +159,22 @@ def main() -> int:
 
     real, holdout = load(args.size, args.holdout)
     load_before = os.getloadavg()
-    print(f"full experiment: {args.generations} generations x {STRATEGIES} x {args.seeds} seeds")
-    full = experiment(args, real, holdout, args.generations)
+    screening = []
+    if args.generator == "auto":
+        print("screening generators at generation 0")
+        generator, params, screening = screen(real, holdout)
+    else:
+        generator = args.generator
+        params = {k: json.loads(v) for k, _, v in (p.partition("=") for p in args.param)}
+    label = generator + "".join(f" {k}={v}" for k, v in params.items())
+    print(
+        f"full experiment ({label}): {args.generations} generations x {STRATEGIES} x "
+        f"{args.seeds} seeds"
+    )
+    full = experiment(args, generator, params, real, holdout, args.generations)
     result, full_seconds = timed_run(full, 2, "workers=2")
     result.to_html(REPORT)
-    short = experiment(args, real, holdout, args.speedup_generations)
+    short = experiment(args, generator, params, real, holdout, args.speedup_generations)
     _, one = timed_run(short, 1, "speed-up, workers=1")
     _, two = timed_run(short, 2, "speed-up, workers=2")
     load_after = os.getloadavg()
@@ -157,15 +195,23 @@ def main() -> int:
         return 0
     command = "python bench/collapse.py " + " ".join(sys.argv[1:])
     trajectories = len(result.strategies) * args.seeds
+    screen_text = (
+        "\nGenerator chosen by fitting each candidate once on the generation-0 rows (scores on "
+        "the real holdout; goodness maps each metric onto [0, 1] between its worst and best):\n\n"
+        + markdown_table(screening)
+        + "\n"
+        if screening
+        else ""
+    )
     body = f"""## Collapse lab on Adult (`bench/collapse.py`)
 
 Command: `{command.strip()}` on {machine()} (load average {load_before[0]:.1f} at the start,
 {load_after[0]:.1f} at the end: other jobs shared the two cores). Generator
-`{args.generator}`, {args.size:,} training rows per generation drawn from Adult, {args.holdout:,}
+`{label}`, {args.size:,} training rows per generation drawn from Adult, {args.holdout:,}
 real holdout rows, {args.generations} generations x {trajectories} trajectories
 ({STRATEGIES} x {args.seeds} seeds), {len(METRICS)} metrics per generation (target `income`).
 Report: [`bench/collapse_report.html`](collapse_report.html).
-
+{screen_text}
 | run | wall time |
 |---|---|
 | full experiment, `workers=2` | {full_seconds / 60:.1f} min |

@@ -138,7 +138,7 @@ def worker_fit(args) -> None:
 def worker_quality(args) -> None:
     """SDMetrics' QualityReport of ``--synth`` against ``--real`` (runs in the SDV interpreter)."""
     import pandas as pd
-    from sdmetrics.reports import QualityReport
+    from sdmetrics.reports.single_table import QualityReport
 
     real = pd.read_csv(args.real)
     synth = pd.read_csv(args.synth)

@@ -15,6 +15,7 @@ numbers as ``LocalRunner(1)`` for the same seeds.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -86,6 +87,29 @@ def time_noops(runner: Runner, count: int) -> float:
     return wall
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def available_parallelism(n: int = 4_000_000, repeats: int = 3) -> float:
+    """How many cores this process group gets right now: pure-Python work done by two
+    processes at once against one (2.0 on an idle two-core machine)."""
+    serial, parallel = [], []
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_burn, [10, 10])
+        for _ in range(repeats):
+            start = time.perf_counter()
+            _burn(n)
+            serial.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pool.map(_burn, [n, n])
+            parallel.append(time.perf_counter() - start)
+    return 2 * statistics.median(serial) / statistics.median(parallel)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -95,8 +119,10 @@ def main() -> None:
     args = parser.parse_args()
     config = sweep_config(args.rows, args.seeds, args.generations)
     load_before = os.getloadavg()[0]
+    cores_before = available_parallelism()
 
     cluster = LocalRayCluster()
+    os.environ["RAY_AUTH_MODE"] = cluster.env["RAY_AUTH_MODE"]  # the driver, like the nodes
     started = time.perf_counter()
     cluster.start(["worker"])
     cluster_start = time.perf_counter() - started
@@ -119,6 +145,7 @@ def main() -> None:
     finally:
         cluster.stop()
     load_after = os.getloadavg()[0]
+    cores = statistics.median([cores_before, available_parallelism()])
 
     reference = tables["LocalRunner(1)"]
     base = statistics.median(walls["LocalRunner(1)"])
@@ -137,6 +164,7 @@ def main() -> None:
                 "trajectories / min": 60 * config.trajectories / wall,
                 "speed-up vs LocalRunner(1)": base / wall,
                 "scaling efficiency": base / wall / slots,
+                "efficiency vs probe": base / wall / min(slots, cores),
                 "start-up s": startup,
                 "overhead ms / task / slot": 1000 * per_task * slots,
                 "same numbers as LocalRunner(1)": "yes" if same else "NO",
@@ -150,8 +178,10 @@ def main() -> None:
 Command: `.venv/bin/python bench/scale.py --repeats {args.repeats} --rows {args.rows} \
 --seeds {args.seeds} --generations {args.generations}`
 
-Machine: {machine()}; 1-minute load average {load_before:.1f} before, {load_after:.1f} after
-(other jobs shared the machine). Grid: `gaussian_copula` on {args.rows} rows of {source},
+Machine: {machine()}; 1-minute load average {load_before:.1f} before, {load_after:.1f} after.
+Probe of the cores this benchmark actually got (pure-Python work in 2 processes against 1,
+before and after): {cores:.2f}; "efficiency vs probe" divides the speed-up by
+min(slots, probe) instead of by the slots. Grid: `gaussian_copula` on {args.rows} rows of {source},
 {len(STRATEGIES)} strategies ({", ".join(STRATEGIES)}) x {args.seeds} seeds =
 {config.trajectories} trajectories of {args.generations} generations, metrics
 {", ".join(METRICS)}; one BLAS thread per task. Each sweep goes through `run_sweep` (store,

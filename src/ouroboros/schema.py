@@ -353,7 +353,7 @@ def _precision(values: np.ndarray) -> int:
     """Smallest number of decimals that represents every value exactly (capped)."""
     sample = values[:100_000]
     for decimals in range(MAX_PRECISION + 1):
-        if np.allclose(np.round(sample, decimals), sample, rtol=1e-12, atol=1e-12):
+        if np.allclose(np.round(sample, decimals), sample, rtol=1e-9, atol=0):
             return decimals
     return MAX_PRECISION
 

@@ -316,6 +316,12 @@ class SweepConfig:
                 _is_int(workers) and workers >= 1,
                 f"[runner] 'workers' must be >= 1; got {workers!r}",
             )
+            address, retries = runner.get("address"), runner.get("max_retries")
+            need(address is None or isinstance(address, str), "[runner] 'address' must be text")
+            need(
+                retries is None or (_is_int(retries) and retries >= 0),
+                f"[runner] 'max_retries' must be an integer >= 0; got {retries!r}",
+            )
         if problems:
             listing = "\n".join(f"- {p}" for p in problems)
             raise ParameterError(f"{source}: {len(problems)} problem(s) in the sweep:\n{listing}")

@@ -33,10 +33,13 @@ class LocalRayCluster:
         # Worker processes must import the test units by name.
         paths = [str(p) for p in [HERE, *(python_path or [])]]
         inherited = os.environ.get("PYTHONPATH")
+        # Token authentication off: a token left in ~/.ray by an earlier local ray.init()
+        # would otherwise switch the head to token mode while the other nodes stay out.
         self.env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join(paths + ([inherited] if inherited else [])),
             RAY_USAGE_STATS_ENABLED="0",
+            RAY_AUTH_MODE="disabled",
         )
         self.nodes: dict[str, subprocess.Popen] = {}
         self.temp_dirs: list[str] = []
@@ -49,7 +52,10 @@ class LocalRayCluster:
             [str(RAY), "start", *args, "--num-cpus=1", "--disable-usage-stats"]
             + [f"--temp-dir={temp_dir}"],
             env=dict(self.env, OURO_TEST_NODE=name),
-            start_new_session=True,
+            # Its own process group, to kill the node at once, but the caller's session:
+            # with autogrouped scheduling a new session would get its own CPU share,
+            # which would flatter Ray against local processes on a busy machine.
+            preexec_fn=os.setpgrp,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

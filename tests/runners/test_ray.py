@@ -27,11 +27,13 @@ if not RAY.exists():
 def cluster():
     """Head + ``node2`` + ``victim`` (one CPU each); the kill test takes ``victim`` down."""
     local = LocalRayCluster()
-    try:
-        local.start(["node2", "victim"])
-        yield local
-    finally:
-        local.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", local.env["RAY_AUTH_MODE"])  # the driver, like the nodes
+        try:
+            local.start(["node2", "victim"])
+            yield local
+        finally:
+            local.stop()
 
 
 def _steppers(root: Path, n: int, steps: int, **extra) -> list[Task]:

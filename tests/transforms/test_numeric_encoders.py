@@ -148,3 +148,26 @@ def test_encoders_reject_bad_input(rng):
     encoder = StandardEncoder().fit(np.arange(4.0), rng)
     with pytest.raises(ParameterError, match="out"):
         encoder.transform(np.arange(4.0), out=np.empty((3, 1)))
+
+
+def test_quantile_scores_are_normal_and_point_masses_keep_their_weight(rng):
+    values = np.where(rng.random(20_000) < 0.9, 0.0, rng.lognormal(8, 1, 20_000).round())
+    encoder = QuantileEncoder().fit(values, rng)
+    scores = encoder.transform(values, rng)[:, 0]
+    assert abs(scores.mean()) < 0.03 and abs(scores.std() - 1) < 0.03
+    assert abs((scores < 0).mean() - 0.5) < 0.02
+    drawn = encoder.inverse(rng.normal(size=(20_000, 1)))
+    assert abs((drawn == 0).mean() - 0.9) < 0.01
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_round_trip_through_float32_storage(name, rng):
+    # a spike, rare far-apart values and a dense bulk, as in capital-gain
+    values = np.concatenate(
+        [np.zeros(4000), rng.integers(1000, 99_999, 60), rng.normal(500, 50, 2000).round(2)]
+    )
+    factory = {"quantile": QuantileEncoder, "mode": ModeEncoder}.get(name, StandardEncoder)
+    encoder = factory().fit(values, rng)
+    stored = encoder.transform(values, rng).astype(np.float32)
+    error = np.abs(encoder.inverse(stored) - values).max()
+    assert error < 0.005 if name != "standard" else error < 0.05

@@ -12,6 +12,7 @@ steps subsample, with the fixed sizes below (see :func:`subsampling_notes`).
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from collections.abc import Callable
@@ -256,9 +257,9 @@ class EvaluationContext:
 
     # ------------------------------------------------------------------ views
     def _view(self, key: str, synthetic: EncodedTable, holdout: EncodedTable | None):
+        """A shallow copy with other synthetic and holdout tables; encodings and caches shared."""
         if key not in self._views:
-            view = object.__new__(EvaluationContext)
-            view.__dict__.update(self.__dict__)
+            view = copy.copy(self)
             view.synthetic, view.holdout = synthetic, holdout
             view._is_view = True
             view._views = {}

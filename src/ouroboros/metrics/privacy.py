@@ -1,10 +1,12 @@
 """Privacy: does the synthetic data give away the rows it was trained on?
 
 Distances are Euclidean in the context's fixed embedding, on at most
-``KNN_ROWS`` rows per table; the training rows and the holdout rows compared
-are subsampled to the same size, so that a generator that never saw the
-training rows puts half of its rows nearer to each. Exact copies are counted
-on every row by hashing whole rows.
+``KNN_ROWS`` rows per table (for the DCR share, the training rows are cut to
+the number of holdout rows, so that a generator that never saw the training
+rows puts half of its rows nearer to each). A subsample only sees the
+memorisation of the training rows it holds: with N training rows, a copied row
+is seen with probability about ``KNN_ROWS / N``. Exact copies are therefore
+also counted on every row, by hashing whole rows.
 
 - distance to closest record (DCR): the median distance of a synthetic row to
   its nearest training row, over the same for a holdout row (1: as far as
@@ -37,7 +39,7 @@ DCR_BINS = 40
 
 
 def _distances(context: EvaluationContext) -> dict:
-    """Nearest distances between synthetic, training and holdout rows at one common size."""
+    """Nearest distances between the synthetic, training and holdout subsamples."""
 
     def make():
         synthetic = context.embedding(context.synthetic)
@@ -48,16 +50,17 @@ def _distances(context: EvaluationContext) -> dict:
         found = cross(context, m)
         synthetic_to_holdout, holdout_to_synthetic = nearest_both_ways(synthetic, holdout)
         holdout_to_train = context.memo(
-            ("holdout-to-train", context.holdout.key, m),
-            lambda: nearest_both_ways(holdout, train[:m])[0],
+            ("holdout-to-train", context.holdout.key),
+            lambda: nearest_both_ways(holdout, train)[0],
         )
         return {
-            "synthetic_to_train": np.sqrt(found["nearest_prefix"]),
-            "synthetic_to_holdout": np.sqrt(synthetic_to_holdout),
+            "synthetic_to_train": np.sqrt(found["nearest_two"][:, 0]),
             "holdout_to_train": np.sqrt(holdout_to_train),
+            "synthetic_to_prefix": np.sqrt(found["nearest_prefix"]),
+            "synthetic_to_holdout": np.sqrt(synthetic_to_holdout),
             "train_to_synthetic": np.sqrt(found["nearest_fake"][:m]),
             "holdout_to_synthetic": np.sqrt(holdout_to_synthetic),
-            "rows": [len(synthetic), m, m],
+            "rows": {"synthetic": len(synthetic), "training": len(train), "holdout": m},
         }
 
     return context.memo(("privacy", context.synthetic.key, context.holdout.key), make)
@@ -66,7 +69,10 @@ def _distances(context: EvaluationContext) -> dict:
 class _Privacy(Metric):
     category = "privacy"
     sensitive_to = "memorisation"
-    subsample = f"at most {KNN_ROWS:,} rows of each table (exact k-NN distances are O(n²))"
+    subsample = (
+        f"at most {KNN_ROWS:,} rows of each table (exact k-NN distances are O(n²)); "
+        "memorised rows are seen only when their original is in the subsample"
+    )
 
     def not_applicable(self, context: EvaluationContext) -> str | None:
         if min(context.real.n, context.synthetic.n) < 3:
@@ -121,7 +127,7 @@ class DCRShare(_HoldoutPrivacy):
 
     def _compute(self, context: EvaluationContext) -> MetricResult:
         found = _distances(context)
-        train, holdout = found["synthetic_to_train"], found["synthetic_to_holdout"]
+        train, holdout = found["synthetic_to_prefix"], found["synthetic_to_holdout"]
         share = np.mean(train < holdout) + 0.5 * np.mean(train == holdout)
         return MetricResult(float(share), [], {"rows": found["rows"]})
 

@@ -186,7 +186,9 @@ def _fairness_tables(metrics: dict[str, dict]) -> list[dict]:
             {
                 "title": "Group shares",
                 "headers": ["group", "real", "synthetic"],
-                "rows": list(zip(shares["groups"], shares["real"], shares["synthetic"], strict=True)),
+                "rows": list(
+                    zip(shares["groups"], shares["real"], shares["synthetic"], strict=True)
+                ),
             }
         )
     outcome = metrics.get("outcome_gap_ratio", {}).get("details")

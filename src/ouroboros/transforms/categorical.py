@@ -69,7 +69,7 @@ class CategoricalEncoder(ABC):
             "an integer >= 2",
         )
         missing = values.isna()
-        counts = _comparable(values[~missing]).value_counts(sort=True)
+        counts = values[~missing].value_counts(sort=True)
         counts = counts[counts > 0]
         if not len(counts) and not missing.any():
             raise DataError(f"column {values.name!r} has no rows to learn categories from")

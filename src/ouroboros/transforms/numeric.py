@@ -123,24 +123,27 @@ class StandardEncoder(NumericEncoder):
         return encoder
 
 
-#: share of a point mass's CDF interval left at each end for values between masses
-_ATOM_SLIVER = 1e-3
-
-
 class QuantileEncoder(NumericEncoder):
     """Empirical CDF then the standard normal quantile, in one ``linear`` column.
 
     Built from the distinct values of at most ``max_rows`` rows (plus the minimum
-    and maximum). A value seen once sits at its mid-rank and the CDF is linear
-    between such values; a value seen several times (a point mass, such as the
-    zeros of a mostly-zero column) owns the whole CDF interval of its share. With
-    an ``rng``, :meth:`transform` draws uniformly inside that interval (the
-    randomised probability integral transform), so the scores are exactly
-    standard normal; :meth:`inverse` maps the interval back to the value, so point
-    masses keep their weight instead of being smeared towards their neighbours.
+    and maximum). Each distinct value owns the CDF interval of its share, less
+    ``gap`` of one row's share at each end; a value between two distinct values
+    maps linearly into the gap between their intervals, so the map is invertible.
+    With an ``rng``, :meth:`transform` draws uniformly inside the value's interval
+    (the randomised probability integral transform), so point masses such as the
+    zeros of a mostly-zero column keep their weight and the scores are standard
+    normal at any scale above one row's share; without one it takes the middle. :meth:`inverse` maps an interval back
+    to its value exactly, whatever float32 storage does to the score.
     """
 
     name = "quantile"
+    #: share of one row's CDF step left free at each end of an interval: values
+    #: between two distinct values (rows left out by ``max_rows``) map into it
+    gap = 0.45
+    #: draws keep this share of an interval (at most 1e-6) from its ends: float32
+    #: storage blurs a score by up to about 1.5e-8 in probability
+    margin = 0.05
 
     def __init__(self, max_rows: int = 100_000):
         self.max_rows = max_rows
@@ -158,24 +161,20 @@ class QuantileEncoder(NumericEncoder):
         sample = _subsample(values, self.max_rows, rng)
         sample = np.concatenate([sample, [values.min(), values.max()]])
         knots, counts = np.unique(sample, return_counts=True)
-        upper = np.cumsum(counts) / counts.sum()
-        lower = np.concatenate([[0.0], upper[:-1]])  # shared ends: no gap between intervals
-        self.knots_ = knots
-        self.lower_ = lower
-        self.upper_ = upper
-        self.atoms_ = counts > 1
+        self.knots_, self.counts_ = knots, counts.astype(np.float64)
         return self
 
-    def _inverse_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """Points ``(u, value)`` of the quantile function: both ends of a point mass."""
-        atom = self.atoms_
-        mid = (self.lower_ + self.upper_) / 2
-        # a sliver at each end of a point mass leaves room for values between two masses
-        sliver = (self.upper_ - self.lower_) * _ATOM_SLIVER
-        ends = np.stack([self.lower_ + sliver, self.upper_ - sliver], 1)
-        u = np.where(atom[:, None], ends, mid[:, None])
-        keep = np.stack([np.ones_like(atom), atom], 1).ravel()
-        return u.ravel()[keep], np.repeat(self.knots_, 2)[keep]
+    def _intervals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The CDF interval ``[start, stop]`` each distinct value owns."""
+        total = self.counts_.sum()
+        upper = np.cumsum(self.counts_) / total
+        gap = self.gap / total
+        return upper - self.counts_ / total + gap, upper - gap
+
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The quantile function as points ``(u, value)``: both ends of every interval."""
+        start, stop = self._intervals()
+        return np.column_stack([start, stop]).ravel(), np.repeat(self.knots_, 2)
 
     def transform(self, values, rng=None, out=None):
         check_fitted(self, "knots_")
@@ -184,19 +183,19 @@ class QuantileEncoder(NumericEncoder):
         if len(self.knots_) == 1:
             block[:, 0] = 0.0
             return block
-        table_u, table_values = self._inverse_table()
-        u = np.interp(values, table_values, table_u)  # the exact inverse of inverse()
+        start, stop = self._intervals()
+        table_u, table_values = self._table()
+        u = np.interp(values, table_values, table_u)
         index = np.searchsorted(self.knots_, values).clip(0, len(self.knots_) - 1)
-        atom = (self.knots_[index] == values) & self.atoms_[index]
-        low, high = self.lower_[index], self.upper_[index]
+        known = self.knots_[index] == values
+        low, high = start[index], stop[index]
         if rng is None:
-            u = np.where(atom, (low + high) / 2, u)
+            drawn = (low + high) / 2
         else:
-            # stay clear of the ends, which float32 storage of the score may blur
-            margin = 2 * _ATOM_SLIVER
-            jitter = low + (high - low) * (margin + (1 - 2 * margin) * rng.random(len(values)))
-            u = np.where(atom, jitter, u)
-        block[:, 0] = ndtri(np.clip(u, 1e-9, 1 - 1e-9))
+            margin = np.minimum(self.margin * (high - low), 1e-6)
+            drawn = rng.uniform(low + margin, high - margin)
+        u = np.where(known, drawn, u)
+        block[:, 0] = ndtri(u)
         return block
 
     def inverse(self, block: np.ndarray) -> np.ndarray:
@@ -204,8 +203,8 @@ class QuantileEncoder(NumericEncoder):
         scores = np.asarray(block, dtype=np.float64)[:, 0]
         if len(self.knots_) == 1:
             return np.full(len(scores), self.knots_[0])
-        u, values = self._inverse_table()
-        return np.interp(ndtr(scores), u, values)
+        table_u, table_values = self._table()
+        return np.interp(ndtr(scores), table_u, table_values)
 
     def spans(self, column: str) -> list[Span]:
         return [Span(column, "value", 1, "linear")]
@@ -216,18 +215,14 @@ class QuantileEncoder(NumericEncoder):
             "type": self.name,
             "max_rows": self.max_rows,
             "knots": self.knots_,
-            "lower": self.lower_,
-            "upper": self.upper_,
-            "atoms": self.atoms_,
+            "counts": self.counts_,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> QuantileEncoder:
         encoder = cls(max_rows=int(state["max_rows"]))
         encoder.knots_ = np.asarray(state["knots"], dtype=np.float64)
-        encoder.lower_ = np.asarray(state["lower"], dtype=np.float64)
-        encoder.upper_ = np.asarray(state["upper"], dtype=np.float64)
-        encoder.atoms_ = np.asarray(state["atoms"], dtype=bool)
+        encoder.counts_ = np.asarray(state["counts"], dtype=np.float64)
         return encoder
 
 
@@ -236,8 +231,9 @@ class ModeEncoder(NumericEncoder):
 
     A variational Gaussian mixture with a Dirichlet-process prior (at most
     ``max_modes`` components, fitted on at most ``max_rows`` rows drawn with the
-    rng; see :mod:`ouroboros.transforms.mixture`) finds the modes; each value becomes a ``tanh`` scalar ``(x - mu_k) / (4 sigma_k)`` and a
-    one-hot over modes, the mode drawn from the posterior in :meth:`transform`.
+    rng; see :mod:`ouroboros.transforms.mixture`) finds the modes; each value
+    becomes a ``tanh`` scalar ``(x - mu_k) / (4 sigma_k)`` and a one-hot over
+    modes, the mode drawn from the posterior in :meth:`transform`.
 
     To keep the round trip exact, the posterior is restricted to the modes whose
     4-sigma band holds the value, and the training values outside every band get
@@ -320,7 +316,7 @@ class ModeEncoder(NumericEncoder):
         covered = np.zeros(len(values), dtype=bool)
         for mean, std in zip(means, stds, strict=True):
             # The same arithmetic as in transform, so both agree on the band edges.
-            covered |= np.abs((values - mean) / (4.0 * std)) <= 1.0
+            covered |= np.abs((values - mean) * (1.0 / (4.0 * std))) <= 1.0
         return covered
 
     @property
@@ -341,23 +337,19 @@ class ModeEncoder(NumericEncoder):
     def _transform_chunk(
         self, values: np.ndarray, rng: np.random.Generator | None, block: np.ndarray
     ) -> None:
+        # Modes x rows: reductions over modes become element-wise passes over rows.
         inverse_width = 1.0 / (4.0 * self.stds_)
-        scaled = (values[:, None] - self.means_) * inverse_width
+        scaled = (values - self.means_[:, None]) * inverse_width[:, None]
         covered = np.abs(scaled) <= 1.0
-        log_density = np.log(self.weights_) - np.log(self.stds_) - 8.0 * scaled**2
-        has_cover = covered.any(axis=1)
-        if has_cover.all():
-            log_density[~covered] = -np.inf
-        else:
-            log_density[~covered & has_cover[:, None]] = -np.inf
+        log_density = (np.log(self.weights_) - np.log(self.stds_))[:, None] - 8.0 * scaled**2
+        log_density = np.where(covered | ~covered.any(axis=0), log_density, -np.inf)
         if rng is None:
-            modes = np.argmax(log_density, axis=1)
+            modes = np.argmax(log_density, axis=0)
         else:
             # Inverse-CDF draw of one mode per row from its posterior.
-            density = np.exp(log_density - log_density.max(axis=1, keepdims=True))
-            cumulative = np.cumsum(density, axis=1)
-            draws = rng.random(len(values)) * cumulative[:, -1]
-            modes = np.minimum((cumulative < draws[:, None]).sum(axis=1), self.n_modes - 1)
+            cumulative = np.cumsum(np.exp(log_density - log_density.max(axis=0)), axis=0)
+            draws = rng.random(len(values)) * cumulative[-1]
+            modes = np.minimum((cumulative < draws).sum(axis=0), self.n_modes - 1)
         # Filled contiguously, then copied once: ``block`` is often a strided view.
         local = np.zeros(block.shape, dtype=block.dtype)
         value = (values - self.means_[modes]) * inverse_width[modes]
