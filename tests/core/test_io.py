@@ -107,3 +107,14 @@ def test_failed_table_write_keeps_existing(tmp_path, table, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_table(table.head(1), target)
     assert target.read_bytes() == before
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    target = tmp_path / "new.txt"
+    atomic_write_text(target, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)
+    atomic_write_text(target, "y")
+    assert target.stat().st_mode & 0o777 == 0o640
