@@ -42,7 +42,7 @@ from ray_cluster import LocalRayCluster  # noqa: E402
 ADULT = HERE.parent.parent / "shared" / "datasets" / "adult.csv.gz"
 STRATEGIES = ["replace", "accumulate", "mix:0.2", "fresh:0.2"]
 METRICS = ["tv_complement", "ks_complement", "category_coverage", "range_coverage", "tail_kept"]
-NOOPS = 100
+NOOPS = 1000
 
 
 def sweep_config(rows: int, seeds: int, generations: int) -> SweepConfig:
@@ -136,11 +136,11 @@ def main() -> None:
         noops = {name: [] for name in runners}
         tables = {}
         for repeat in range(args.repeats):
-            for name, (runner, _) in runners.items():
+            for name, (runner, slots) in runners.items():
                 wall, table = time_sweep(config, runner)
                 walls[name].append(wall)
                 tables.setdefault(name, table)
-                noops[name].append((time_noops(runner, NOOPS), time_noops(runner, 2 * NOOPS)))
+                noops[name].append((time_noops(runner, slots), time_noops(runner, NOOPS)))
                 print(f"repeat {repeat + 1}: {name}: sweep {wall:.1f} s", flush=True)
     finally:
         cluster.stop()
@@ -153,9 +153,11 @@ def main() -> None:
     for name, (_, slots) in runners.items():
         wall = statistics.median(walls[name])
         same = tables[name].equals(reference)
-        # N and 2N no-op tasks: the difference is the per-task cost, the rest start-up.
-        per_task = statistics.median((t2 - t1) / NOOPS for t1, t2 in noops[name])
-        startup = statistics.median(t1 - NOOPS * per_task for t1, _ in noops[name])
+        # One no-op task per slot is the start-up; the rest of N no-ops, the per-task cost.
+        startup = statistics.median(first for first, _ in noops[name])
+        per_task = statistics.median(
+            (many - first) * slots / (NOOPS - slots) for first, many in noops[name]
+        )
         rows.append(
             {
                 "runner": name,
@@ -178,19 +180,19 @@ def main() -> None:
 Command: `.venv/bin/python bench/scale.py --repeats {args.repeats} --rows {args.rows} \
 --seeds {args.seeds} --generations {args.generations}`
 
-Machine: {machine()}; 1-minute load average {load_before:.1f} before, {load_after:.1f} after.
-Probe of the cores this benchmark actually got (pure-Python work in 2 processes against 1,
-before and after): {cores:.2f}; "efficiency vs probe" divides the speed-up by
-min(slots, probe) instead of by the slots. Grid: `gaussian_copula` on {args.rows} rows of {source},
-{len(STRATEGIES)} strategies ({", ".join(STRATEGIES)}) x {args.seeds} seeds =
-{config.trajectories} trajectories of {args.generations} generations, metrics
-{", ".join(METRICS)}; one BLAS thread per task. Each sweep goes through `run_sweep` (store,
-checkpoints, results files) and includes the runner's start-up (process pool, or connecting to
-Ray). The Ray cluster (head + one worker node on 127.0.0.1, one CPU each) took
-{cluster_start:.0f} s to start, not counted. Medians of {args.repeats} interleaved repeats.
-Start-up and per-task overhead: runs of {NOOPS} and {2 * NOOPS} no-op tasks; the difference
-gives the time each task costs a slot (wall time x slots / tasks), the rest is start-up (pool
-or Ray connection).
+- Machine: {machine()}; 1-minute load average {load_before:.1f} before, {load_after:.1f} after.
+- Cores this benchmark actually got (probe: pure-Python work in 2 processes against 1, before
+  and after, median): **{cores:.2f}**. "Efficiency vs probe" divides the speed-up by
+  min(slots, probe) instead of by the slots.
+- Grid: `gaussian_copula` on {args.rows} rows of {source}; {len(STRATEGIES)} strategies
+  ({", ".join(STRATEGIES)}) x {args.seeds} seeds = {config.trajectories} trajectories of
+  {args.generations} generations; metrics {", ".join(METRICS)}; one BLAS thread per task.
+- Each sweep goes through `run_sweep` (store, checkpoints, results files) and includes the
+  runner's start-up (process pool, or connecting to Ray). The Ray cluster (head + one worker
+  node on 127.0.0.1, one CPU each, in this benchmark's session) took {cluster_start:.0f} s to
+  start, not counted. Medians of {args.repeats} interleaved repeats.
+- Start-up: one no-op task per slot; overhead per task: {NOOPS} no-op tasks after start-up,
+  wall time x slots / tasks.
 
 {markdown_table(rows)}
 """

@@ -278,3 +278,49 @@ def test_progress_reports_every_generation(table):
 def test_two_workers_give_the_numbers_of_one(table, result):
     parallel = experiment(table).run(workers=2)
     pd.testing.assert_frame_equal(parallel.table, result.table)
+
+
+def test_every_column_kind_survives_the_loop(mixed_table, tmp_path):
+    exp = CollapseExperiment(
+        "gaussian_copula",
+        mixed_table,
+        holdout=0.3,
+        generations=3,
+        strategy="accumulate-subsample,fresh:0.2",
+        seeds=1,
+        metrics=["category_coverage", "missing_rate_similarity"],
+    )
+    res = exp.run(checkpoint_dir=tmp_path / "ck")
+    assert len(res.failures) == 0, res.failures["error"].tolist()
+    sample = pd.read_parquet(
+        trajectory_dir(tmp_path / "ck", "fresh:0.2", 0) / "gen-002" / "sample.parquet"
+    )
+    assert list(sample.columns) == list(mixed_table.columns)
+    resumed = exp.run(checkpoint_dir=tmp_path / "ck", resume=True)
+    pd.testing.assert_frame_equal(resumed.table, res.table)
+
+
+@pytest.mark.slow
+def test_adult_collapses_under_replace_not_accumulate(shared_datasets):
+    adult = pd.read_csv(shared_datasets / "adult.csv.gz").drop(columns="split")
+    adult = adult.sample(2500, random_state=0).reset_index(drop=True)
+    res = CollapseExperiment(
+        "gaussian_copula",
+        adult.iloc[:1500],
+        holdout=adult.iloc[1500:],
+        generations=5,
+        strategy="replace,accumulate",
+        seeds=1,
+        metrics=["coverage", "tstr_ratio"],
+        target="income",
+    ).run()
+    last = res.table[res.table["generation"] == 4].pivot_table(
+        index="metric", columns="strategy", values="value"
+    )
+    first = res.table[res.table["generation"] == 0].groupby("metric")["value"].mean()
+    for metric in ("coverage", "tstr_ratio"):
+        assert first[metric] - last.loc[metric, "replace"] > 0.05
+        assert (
+            abs(first[metric] - last.loc[metric, "accumulate"])
+            < first[metric] - last.loc[metric, "replace"]
+        )

@@ -156,3 +156,23 @@ def test_plugins_through_entry_points_and_register(monkeypatch, tables):
         metrics.register(type("Clash", (ConstantMetric,), {"name": "ks_complement"}))
     with pytest.raises(ParameterError, match="direction 'up'"):
         metrics.register(type("Bad", (ConstantMetric,), {"name": "bad", "direction": "up"}))
+
+
+def test_regression_target_and_numeric_sensitive_column(tables):
+    chosen = ["tstr_ratio", "group_share_similarity", "outcome_gap_ratio", "utility_gap_ratio"]
+    evaluation = evaluate(
+        tables["real"],
+        tables["fresh"],
+        holdout=tables["holdout"],
+        target="score",
+        sensitive="count",
+        metrics=chosen,
+    )
+    utility = evaluation["tstr_ratio"]
+    assert utility.details["task"] == "regression"
+    assert {row["column"] for row in utility.rows} == {"linear", "boosting"}
+    assert 0.7 < utility.value < 1.3
+    groups = evaluation["group_share_similarity"].details["groups"]
+    assert groups[0] == "(missing)" and len(groups) == 5 and groups[1].startswith("[-inf, ")
+    assert evaluation["outcome_gap_ratio"].details["outcome"].startswith("mean 'score'")
+    assert all(r.value is not None for r in evaluation.records)
