@@ -4,9 +4,12 @@ Xu, Skoularidou, Cuesta-Infante & Veeramachaneni (2019), "Modeling Tabular Data 
 Conditional GAN" (NeurIPS), section 4.3. Rows are encoded with mode-specific
 normalisation; the decoder gives a Gaussian (learned scale per column, on the tanh
 scalar) for numeric values and a categorical distribution for every one-hot block. The
-evidence lower bound is ``loss_factor * reconstruction + kl_weight * KL``; the history
-keeps the KL of every latent dimension per epoch, so posterior collapse (dimensions
-whose KL falls to zero) shows in the model file (Bowman et al. 2016, "Generating
+evidence lower bound is ``loss_factor * reconstruction + kl_weight * KL``. Sampling
+draws every block from its categorical distribution (the paper's code takes the argmax,
+which drops rare categories) and takes numeric values at the decoder's mean (its
+Gaussian noise, one scale per column, blurs point masses such as a column's zeros).
+The history keeps the KL of every latent dimension per epoch, so posterior collapse
+(dimensions whose KL falls to zero) shows in the model file (Bowman et al. 2016, "Generating
 Sentences from a Continuous Space").
 """
 
@@ -256,16 +259,13 @@ class TVAESynthesizer(Synthesizer):
         device = layout.device
         generator = T.torch_generator(rng, device)
         out = np.empty((n, layout.dim), dtype=np.float32)
-        sigma = self.decoder_.sigma.detach()
         with T.threads(self.n_threads), torch.no_grad():
             for start, stop in T.in_chunks(n):
                 z = torch.randn((stop - start, self.latent_dim), generator=generator, device=device)
                 raw = self.decoder_(z)
-                noise = torch.randn(raw.shape, generator=generator, device=device) * sigma
-                tanh = (torch.tanh(raw[:, layout.tanh]) + noise[:, layout.tanh]).clamp(-1, 1)
-                linear = raw[:, layout.linear] + noise[:, layout.linear]
+                tanh = torch.tanh(raw[:, layout.tanh])
                 onehot = layout.sample_onehot(raw, generator)
-                out[start:stop] = layout.assemble(tanh, linear, onehot).cpu().numpy()
+                out[start:stop] = layout.assemble(tanh, raw[:, layout.linear], onehot).cpu().numpy()
         return out
 
     def inactive_latents(self, threshold: float = 0.01) -> list[int]:
