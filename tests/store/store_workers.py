@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ouroboros.io import atomic_write_text
 from ouroboros.store import SQLiteStore, open_store
 
 
@@ -37,7 +38,7 @@ def write_batches(url: str, run_id: str, rows: int, first: int, progress: str) -
             [{"seed": batch, "generation": i, "metric": "m", "value": i} for i in range(rows)],
         )
         batch += 1
-        Path(progress).write_text(str(batch - first))
+        atomic_write_text(progress, str(batch - first))  # a kill never leaves it empty
 
 
 class _StallBeforeCommit(SQLiteStore):
