@@ -52,12 +52,13 @@ def _matrix(n: int, seed: int = 0) -> torch.Tensor:
 def test_layout_groups_and_reassembles_columns():
     layout = T.SpanLayout(SPANS)
     x = _matrix(50)
-    assert layout.dim == 13 and layout.n_blocks == 4 and layout.max_width == 4
+    assert layout.dim == 13 and layout.n_blocks == 4
     assert layout.tanh.tolist() == [0] and layout.linear.tolist() == [6]
-    blocks = layout.blocks(x, fill=0.0)
-    rebuilt = layout.assemble(x[:, layout.tanh], x[:, layout.linear], blocks)
+    assert layout.onehot.tolist() == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
+    assert layout.segment.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3]
+    rebuilt = layout.assemble(x[:, layout.tanh], x[:, layout.linear], layout.flat(x))
     assert torch.equal(rebuilt, x)
-    assert layout.targets(x).shape == (50, 4)
+    assert torch.equal(layout.segment_sum(layout.flat(x)), torch.ones(50, 4))
 
 
 def test_layout_activation_is_a_distribution_per_block():
@@ -65,33 +66,41 @@ def test_layout_activation_is_a_distribution_per_block():
     raw = torch.randn(40, layout.dim) * 3
     gen = torch.Generator().manual_seed(0)
     for out in (layout.activate(raw), layout.activate(raw, tau=0.2, generator=gen)):
-        sums = layout.blocks(out, fill=0.0).sum(dim=2)
+        sums = layout.segment_sum(layout.flat(out))
         assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
         assert torch.equal(out[:, layout.tanh], torch.tanh(raw[:, layout.tanh]))
         assert torch.equal(out[:, layout.linear], raw[:, layout.linear])
 
 
-def test_layout_cross_entropy_matches_torch_per_block():
+def test_layout_segment_operations_match_per_block_torch():
     layout = T.SpanLayout(SPANS)
-    raw, x = torch.randn(30, layout.dim), _matrix(30, seed=1)
-    ours = layout.cross_entropy(raw, layout.targets(x))
-    start = 0
-    block = 0
+    raw, x = torch.randn(30, layout.dim) * 4, _matrix(30, seed=1)
+    ours = layout.cross_entropy(raw, x)
+    log_probs = layout.log_softmax(layout.flat(raw))
+    start, block, flat = 0, 0, 0
     for span in SPANS:
         if span.activation == "softmax":
             logits = raw[:, start : start + span.width]
             target = x[:, start : start + span.width].argmax(dim=1)
             expected = torch.nn.functional.cross_entropy(logits, target, reduction="none")
             assert torch.allclose(ours[:, block], expected, atol=1e-5)
-            block += 1
+            width = slice(flat, flat + span.width)
+            assert torch.allclose(log_probs[:, width], torch.log_softmax(logits, 1), atol=1e-5)
+            maxima = layout.segment_max(layout.flat(raw))[:, block]
+            assert torch.equal(maxima, logits.max(1).values)
+            block, flat = block + 1, flat + span.width
         start += span.width
 
 
-def test_sample_onehot_draws_valid_blocks():
+def test_layout_draws_one_category_per_block_by_its_probability():
     layout = T.SpanLayout(SPANS)
-    blocks = layout.sample_onehot(torch.randn(25, layout.dim), torch.Generator().manual_seed(1))
-    assert torch.equal(blocks.sum(dim=2), torch.ones(25, layout.n_blocks))
-    assert set(blocks.unique().tolist()) == {0.0, 1.0}
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.zeros(20_000, len(layout.onehot))
+    logits[:, 0] = np.log(8.0)  # block 0: probabilities 0.8, 0.1, 0.1
+    drawn = layout.draw(logits, gen)
+    assert torch.equal(layout.segment_sum(drawn), torch.ones(20_000, layout.n_blocks))
+    assert drawn[:, 0].mean().item() == pytest.approx(0.8, abs=0.01)
+    assert drawn[:, 5:9].mean(dim=0).tolist() == pytest.approx([0.25] * 4, abs=0.015)
 
 
 def test_resolve_device():

@@ -288,8 +288,11 @@ class CollapseExperiment:
         ``workers`` processes run trajectories in parallel (a
         :class:`~ouroboros.runners.LocalRunner`) unless a ``runner`` is given.
         ``checkpoint_dir`` keeps every generation; with ``resume=True`` a run
-        interrupted there continues where it stopped. ``progress(done, total)`` is
-        called as generations complete.
+        interrupted there continues where it stopped (without one, checkpoints go to a
+        temporary folder removed afterwards). ``progress(done, total)`` is called as
+        generations complete. Worker processes start fresh and import the calling script,
+        so a script that runs with ``workers > 1`` must do so under
+        ``if __name__ == "__main__":``.
         """
         check_param(
             "workers", workers, isinstance(workers, int) and workers >= 1, "an integer >= 1"

@@ -117,69 +117,83 @@ def load_module_arrays(module: nn.Module, arrays: dict[str, Any]) -> None:
 class SpanLayout:
     """Index tensors that let a network treat every span of the matrix at once.
 
-    Scalars are grouped by activation (``tanh``/``linear``); one-hot blocks (softmax spans)
-    are gathered into a padded ``(n, blocks, max_width)`` tensor so that softmax, sampling
-    and cross-entropy over all blocks are single vectorised operations.
+    Scalars are grouped by activation (``tanh``/``linear``). The one-hot blocks (softmax
+    spans) form one flat group of columns, each tagged with its block, so that softmax,
+    sampling and cross-entropy over every block are a few segment operations whose cost
+    is the total one-hot width: nothing is padded to the widest block, so memory stays
+    proportional to the matrix whatever the mix of block widths.
     """
 
     def __init__(self, output_info, device: torch.device | str = "cpu"):
-        tanh, linear, starts, widths = [], [], [], []
+        tanh, linear, onehot, segment, widths = [], [], [], [], []
         position = 0
         self.block_columns: list[str] = []
         self.block_kinds: list[str] = []
         for span in output_info:
+            columns = range(position, position + span.width)
             if span.activation == "softmax":
-                starts.append(position)
+                onehot.extend(columns)
+                segment.extend([len(widths)] * span.width)
                 widths.append(span.width)
                 self.block_columns.append(span.column)
                 self.block_kinds.append(span.kind)
             elif span.activation == "tanh":
-                tanh.extend(range(position, position + span.width))
+                tanh.extend(columns)
             elif span.activation == "linear":
-                linear.extend(range(position, position + span.width))
+                linear.extend(columns)
             else:
                 raise ParameterError(f"unknown span activation {span.activation!r}")
             position += span.width
         self.dim = position
         self.device = torch.device(device)
-        self.n_blocks = len(starts)
-        self.max_width = max(widths, default=0)
-        offsets = np.arange(self.max_width)
-        starts_a = np.asarray(starts, dtype=np.int64).reshape(-1, 1)
-        widths_a = np.asarray(widths, dtype=np.int64).reshape(-1, 1)
-        mask = offsets[None, :] < widths_a if self.n_blocks else np.zeros((0, 0), bool)
-        index = np.where(mask, starts_a + offsets[None, :], 0)
-        self.starts = torch.as_tensor(starts_a.ravel(), device=self.device)
-        self.widths = torch.as_tensor(widths_a.ravel(), device=self.device)
-        self.tanh = torch.as_tensor(np.asarray(tanh, dtype=np.int64), device=self.device)
-        self.linear = torch.as_tensor(np.asarray(linear, dtype=np.int64), device=self.device)
-        self.block_index = torch.as_tensor(index, device=self.device)
-        self.block_mask = torch.as_tensor(mask, device=self.device)
-        self.flat_mask = self.block_mask.reshape(-1)
-        onehot_cols = index[mask] if self.n_blocks else np.zeros(0, dtype=np.int64)
-        order = np.concatenate([tanh, linear, onehot_cols]).astype(np.int64)
+        self.n_blocks = len(widths)
+
+        def index(values) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(values, dtype=np.int64), device=self.device)
+
+        self.tanh, self.linear, self.onehot = index(tanh), index(linear), index(onehot)
+        self.segment = index(segment)
+        self.widths = index(widths)
+        self.flat_start = torch.cumsum(self.widths, 0) - self.widths
+        self.flat_width = self.widths[self.segment].float()
+        order = np.concatenate([tanh, linear, onehot]).astype(np.int64)
         inverse = np.empty(self.dim, dtype=np.int64)
         inverse[order] = np.arange(self.dim)
-        self.inverse_order = torch.as_tensor(inverse, device=self.device)
+        self.inverse_order = index(inverse)
 
-    @property
-    def n_scalars(self) -> int:
-        return len(self.tanh) + len(self.linear)
+    def flat(self, matrix: torch.Tensor) -> torch.Tensor:
+        """The one-hot columns of ``matrix``, ``(n, total one-hot width)``."""
+        return matrix[:, self.onehot]
 
-    def blocks(self, matrix: torch.Tensor, fill: float = float("-inf")) -> torch.Tensor:
-        """``(n, blocks, max_width)`` view of the one-hot columns, padding set to ``fill``."""
-        gathered = matrix[:, self.block_index]
-        return gathered.masked_fill(~self.block_mask, fill)
+    def segment_sum(self, flat: torch.Tensor) -> torch.Tensor:
+        """Sum over each block, ``(n, blocks)``."""
+        return flat.new_zeros((len(flat), self.n_blocks)).index_add_(1, self.segment, flat)
 
-    def targets(self, matrix: torch.Tensor) -> torch.Tensor:
-        """Index of the hot entry of every block, ``(n, blocks)``."""
-        return self.blocks(matrix).argmax(dim=2)
+    def segment_max(self, flat: torch.Tensor) -> torch.Tensor:
+        """Maximum over each block, ``(n, blocks)`` (no gradient)."""
+        flat = flat.detach()
+        out = flat.new_full((len(flat), self.n_blocks), float("-inf"))
+        return out.scatter_reduce_(1, self.segment.expand_as(flat), flat, "amax")
+
+    def log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Log-softmax of flat logits within each block."""
+        shifted = logits - self.segment_max(logits)[:, self.segment]
+        return shifted - torch.log(self.segment_sum(torch.exp(shifted)))[:, self.segment]
+
+    def softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax of flat logits within each block."""
+        exp = torch.exp(logits - self.segment_max(logits)[:, self.segment])
+        return exp / self.segment_sum(exp)[:, self.segment]
+
+    def draw(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A one-hot draw per block from the softmax of flat logits (Gumbel-max)."""
+        noisy = logits + gumbel(logits.shape, generator, logits.device)
+        return (noisy == self.segment_max(noisy)[:, self.segment]).to(logits.dtype)
 
     def assemble(
-        self, tanh: torch.Tensor, linear: torch.Tensor, blocks: torch.Tensor
+        self, tanh: torch.Tensor, linear: torch.Tensor, flat: torch.Tensor
     ) -> torch.Tensor:
         """Inverse of the grouping: matrix columns in their original order."""
-        flat = blocks.reshape(len(blocks), -1)[:, self.flat_mask]
         return torch.cat([tanh, linear, flat], dim=1)[:, self.inverse_order]
 
     def activate(
@@ -191,24 +205,17 @@ class SpanLayout:
     ) -> torch.Tensor:
         """tanh on tanh scalars, identity on linear ones, softmax on blocks (Gumbel-softmax
         with temperature ``tau`` when given, as CTGAN's generator does)."""
-        logits = self.blocks(raw)
+        logits = self.flat(raw)
         if tau is not None:
-            noise = gumbel(logits.shape, generator, raw.device)
-            logits = (logits + noise) / tau
-        probs = torch.softmax(logits, dim=2) if self.n_blocks else logits
-        return self.assemble(torch.tanh(raw[:, self.tanh]), raw[:, self.linear], probs)
+            logits = (logits + gumbel(logits.shape, generator, raw.device)) / tau
+        return self.assemble(
+            torch.tanh(raw[:, self.tanh]), raw[:, self.linear], self.softmax(logits)
+        )
 
-    def cross_entropy(self, raw: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of every block's logits against target indices, ``(n, blocks)``."""
-        log_probs = torch.log_softmax(self.blocks(raw), dim=2)
-        return -log_probs.gather(2, targets.unsqueeze(2)).squeeze(2)
-
-    def sample_onehot(self, raw: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """A one-hot draw from the softmax of every block's logits (Gumbel-max),
-        ``(n, blocks, max_width)``."""
-        logits = self.blocks(raw)
-        chosen = (logits + gumbel(logits.shape, generator, raw.device)).argmax(dim=2)
-        return torch.zeros_like(logits).scatter_(2, chosen.unsqueeze(2), 1.0)
+    def cross_entropy(self, raw: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of every block's logits in ``raw`` against the one-hot entries of
+        ``data``, ``(n, blocks)``."""
+        return -self.segment_sum(self.flat(data) * self.log_softmax(self.flat(raw)))
 
 
 # --------------------------------------------------------------------------- conditions

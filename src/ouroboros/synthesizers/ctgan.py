@@ -376,9 +376,10 @@ class CTGANSynthesizer(Synthesizer):
     ) -> torch.Tensor:
         if self.sampler_.n_columns == 0:
             return raw.new_zeros(())
-        log_probs = torch.log_softmax(self.layout_.blocks(raw), dim=2)
-        rows = torch.arange(len(raw), device=raw.device)
-        return -log_probs[rows, self.cond_blocks_[column], category].mean()
+        layout = self.layout_
+        log_probs = layout.log_softmax(layout.flat(raw))
+        position = layout.flat_start[self.cond_blocks_[column]] + category
+        return -log_probs.gather(1, position.unsqueeze(1)).mean()
 
     def _penalty(
         self, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator

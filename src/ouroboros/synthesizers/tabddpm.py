@@ -192,7 +192,6 @@ class TabDDPMSynthesizer(Synthesizer):
         self.scalars_ = torch.cat([layout.tanh, layout.linear])
         alpha_bar = schedule(self.schedule, self.steps)
         self.alpha_bar_ = torch.as_tensor(alpha_bar, dtype=torch.float32, device=device)
-        self.block_k_ = layout.widths.float().clamp(min=1)
         with T.seeded(rng if rng is not None else np.random.default_rng(0), device):
             self.model_ = _Denoiser(layout.dim, self.width, self.layers, self.time_dim).to(device)
 
@@ -208,25 +207,20 @@ class TabDDPMSynthesizer(Synthesizer):
         self, x0: torch.Tensor, ab: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         """One-hot draw from ``q(x_t | x_0) = Cat(ab x_0 + (1 - ab) / K)`` per block."""
-        probs = ab.view(-1, 1, 1) * x0 + ((1 - ab).view(-1, 1) / self.block_k_).unsqueeze(2)
-        return self._draw_onehot(probs, generator)
-
-    def _draw_onehot(self, probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        layout = self.layout_
-        logits = torch.log(probs.clamp(min=_EPS)).masked_fill(~layout.block_mask, float("-inf"))
-        chosen = (logits + T.gumbel(logits.shape, generator, probs.device)).argmax(dim=2)
-        return torch.zeros_like(probs).scatter_(2, chosen.unsqueeze(2), 1.0)
+        ab = ab.unsqueeze(1)
+        probs = ab * x0 + (1 - ab) / self.layout_.flat_width
+        return self.layout_.draw(torch.log(probs.clamp(min=_EPS)), generator)
 
     def _posterior(
         self, x_t: torch.Tensor, x0: torch.Tensor, ab_t: torch.Tensor, ab_s: torch.Tensor
     ) -> torch.Tensor:
-        """``q(x_s | x_t, x_0)`` per block for a jump from step ``t`` to ``s < t``."""
-        k = self.block_k_.unsqueeze(0).unsqueeze(2)
-        a = (ab_t / ab_s).view(-1, 1, 1)
-        left = a * x_t + (1 - a) / k
-        right = ab_s.view(-1, 1, 1) * x0 + (1 - ab_s.view(-1, 1, 1)) / k
-        post = (left * right).masked_fill(~self.layout_.block_mask, 0.0)
-        return post / post.sum(dim=2, keepdim=True).clamp(min=_EPS)
+        """``q(x_s | x_t, x_0)`` per block for a jump from step ``t`` to ``s < t`` (flat
+        one-hot columns; ``x0`` may be a distribution, as predicted by the denoiser)."""
+        layout = self.layout_
+        k = layout.flat_width
+        a, ab_s = (ab_t / ab_s).unsqueeze(1), ab_s.unsqueeze(1)
+        post = (a * x_t + (1 - a) / k) * (ab_s * x0 + (1 - ab_s) / k)
+        return post / layout.segment_sum(post).clamp(min=_EPS)[:, layout.segment]
 
     def _losses(
         self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator
@@ -237,18 +231,17 @@ class TabDDPMSynthesizer(Synthesizer):
         scalars0 = x0[:, self.scalars_]
         noise = torch.randn(scalars0.shape, generator=generator, device=x0.device)
         scalars_t = ab_t.sqrt().unsqueeze(1) * scalars0 + (1 - ab_t).sqrt().unsqueeze(1) * noise
-        blocks0 = layout.blocks(x0, fill=0.0)
-        blocks_t = self._noisy_blocks(blocks0, ab_t, generator) if layout.n_blocks else blocks0
+        blocks0 = layout.flat(x0)
+        blocks_t = self._noisy_blocks(blocks0, ab_t, generator)
         out = self.model_(self._assemble(scalars_t, blocks_t), t)
         mse = ((out[:, self.scalars_] - noise) ** 2).mean() if len(self.scalars_) else out.sum() * 0
         if not layout.n_blocks:
             return mse, mse.new_zeros(())
-        predicted = torch.softmax(layout.blocks(out), dim=2)
+        predicted = layout.softmax(layout.flat(out))
         true_post = self._posterior(blocks_t, blocks0, ab_t, ab_s)
         model_post = self._posterior(blocks_t, predicted, ab_t, ab_s)
         kl = torch.xlogy(true_post, true_post) - true_post * torch.log(model_post.clamp(min=_EPS))
-        kl = kl.sum(dim=2).mean(dim=1)
-        return mse, self.steps * kl.mean()
+        return mse, self.steps * kl.sum() / (len(x0) * layout.n_blocks)
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         with T.threads(self.n_threads):
@@ -337,37 +330,35 @@ class TabDDPMSynthesizer(Synthesizer):
         generator = T.torch_generator(rng, device)
         out = np.empty((n, layout.dim), dtype=np.float32)
         path = self._timesteps()
-        target = None
-        if fixed:
-            target = torch.zeros((1, layout.n_blocks, layout.max_width), device=device)
-            for block, category in fixed.items():
-                target[0, block, category] = 1.0
-            imposed = torch.zeros(layout.n_blocks, dtype=torch.bool, device=device)
-            imposed[list(fixed)] = True
+        n_flat = len(layout.onehot)
+        target = torch.zeros((1, n_flat), device=device)
+        imposed = torch.zeros(n_flat, dtype=torch.bool, device=device)
+        for block, category in (fixed or {}).items():
+            target[0, layout.flat_start[block] + category] = 1.0
+            imposed |= layout.segment == block
         with T.threads(self.n_threads), torch.no_grad():
             for start, stop in T.in_chunks(n):
                 m = stop - start
                 scalars = torch.randn((m, len(self.scalars_)), generator=generator, device=device)
-                uniform = layout.block_mask.float().unsqueeze(0) / self.block_k_.view(1, -1, 1)
-                blocks = self._draw_onehot(uniform.expand(m, -1, -1), generator)
+                blocks = layout.draw(torch.zeros((m, n_flat), device=device), generator)
                 for i, step in enumerate(path):
                     nxt = path[i + 1] if i + 1 < len(path) else -1
                     t = torch.full((m,), step, dtype=torch.long, device=device)
                     ab_t = self._alpha_bar(t)
                     ab_s = self._alpha_bar(torch.full_like(t, nxt))
-                    if target is not None:
-                        noisy = self._noisy_blocks(target.expand(m, -1, -1), ab_t, generator)
-                        blocks = torch.where(imposed.view(1, -1, 1), noisy, blocks)
+                    if fixed:
+                        noisy = self._noisy_blocks(target.expand(m, -1), ab_t, generator)
+                        blocks = torch.where(imposed, noisy, blocks)
                     raw = self.model_(self._assemble(scalars, blocks), t)
                     scalars = self._gaussian_step(
                         scalars, raw[:, self.scalars_], ab_t, ab_s, generator
                     )
-                    if layout.n_blocks:
-                        predicted = torch.softmax(layout.blocks(raw), dim=2)
+                    if n_flat:
+                        predicted = layout.softmax(layout.flat(raw))
                         post = self._posterior(blocks, predicted, ab_t, ab_s)
-                        blocks = self._draw_onehot(post, generator)
-                if target is not None:
-                    blocks = torch.where(imposed.view(1, -1, 1), target.expand(m, -1, -1), blocks)
+                        blocks = layout.draw(torch.log(post.clamp(min=_EPS)), generator)
+                if fixed:
+                    blocks = torch.where(imposed, target, blocks)
                 out[start:stop] = self._assemble(scalars, blocks).cpu().numpy()
         return out
 

@@ -162,7 +162,7 @@ class TVAESynthesizer(Synthesizer):
             self.decoder_ = _Decoder(self.latent_dim, self.width, self.layers, d).to(device)
 
     def _elbo_terms(
-        self, x: torch.Tensor, targets: torch.Tensor, noise: torch.Tensor | None
+        self, x: torch.Tensor, noise: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-batch mean reconstruction loss and per-dimension KL."""
         layout = self.layout_
@@ -170,7 +170,7 @@ class TVAESynthesizer(Synthesizer):
         z = mu if noise is None else mu + noise * torch.exp(0.5 * logvar)
         raw = self.decoder_(z)
         sigma = self.decoder_.sigma
-        recon = layout.cross_entropy(raw, targets).sum()
+        recon = layout.cross_entropy(raw, x).sum()
         if len(layout.tanh):
             s = sigma[layout.tanh]
             err = x[:, layout.tanh] - torch.tanh(raw[:, layout.tanh])
@@ -194,7 +194,6 @@ class TVAESynthesizer(Synthesizer):
             len(matrix), self.validation_fraction, self.early_stopping, rng
         )
         data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
-        targets = self.layout_.targets(data)
         train_idx = torch.as_tensor(train_rows, device=device)
         params = [*self.encoder_.parameters(), *self.decoder_.parameters()]
         optimiser = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
@@ -208,7 +207,7 @@ class TVAESynthesizer(Synthesizer):
                 rows = train_idx[batch]
                 x = data[rows]
                 noise = torch.randn((len(x), self.latent_dim), generator=generator, device=device)
-                recon, kl = self._elbo_terms(x, targets[rows], noise)
+                recon, kl = self._elbo_terms(x, noise)
                 loss = self.loss_factor * recon + self.kl_weight * kl.sum()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
@@ -235,7 +234,7 @@ class TVAESynthesizer(Synthesizer):
                 with torch.no_grad():
                     for start, stop in T.in_chunks(len(held)):
                         rows = held[start:stop]
-                        recon, kl = self._elbo_terms(data[rows], targets[rows], None)
+                        recon, kl = self._elbo_terms(data[rows], None)
                         total += float(recon + kl.sum()) * (stop - start)
                 return total / len(held)
 
@@ -264,7 +263,7 @@ class TVAESynthesizer(Synthesizer):
                 z = torch.randn((stop - start, self.latent_dim), generator=generator, device=device)
                 raw = self.decoder_(z)
                 tanh = torch.tanh(raw[:, layout.tanh])
-                onehot = layout.sample_onehot(raw, generator)
+                onehot = layout.draw(layout.flat(raw), generator)
                 out[start:stop] = layout.assemble(tanh, raw[:, layout.linear], onehot).cpu().numpy()
         return out
 
