@@ -27,7 +27,7 @@ import numpy as np
 
 from ouroboros.metrics.base import Metric, MetricResult
 from ouroboros.metrics.context import EncodedTable, EvaluationContext
-from ouroboros.metrics.utility import UTILITY_ROWS, is_classification, predictions
+from ouroboros.metrics.utility import _Utility, is_classification, predictions
 
 #: groups under this share of the real rows are pooled
 MIN_GROUP_SHARE = 0.01
@@ -167,24 +167,13 @@ def _group_errors(context: EvaluationContext, found: dict) -> list[float]:
     ]
 
 
-class UtilityGapRatio(_Fairness):
+class UtilityGapRatio(_Utility, _Fairness):
     """Spread of the model error across groups, trained on synthetic over trained on real."""
 
     name = "utility_gap_ratio"
     direction = "lower"
     best, worst = 1.0, 2.0
     requires = frozenset({"sensitive", "target"})
-    uses_holdout = True
-    subsample = (
-        f"models trained on at most {UTILITY_ROWS:,} rows and tested on at most "
-        f"{UTILITY_ROWS:,} rows (model fitting is super-linear)"
-    )
-
-    def not_applicable(self, context: EvaluationContext) -> str | None:
-        reason = super().not_applicable(context)
-        if reason is None and context.real.n < 20:
-            return "needs at least 20 real rows"
-        return reason
 
     def _compute(self, context: EvaluationContext) -> MetricResult:
         real = _group_errors(context, predictions(context, "real"))
