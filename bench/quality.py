@@ -91,6 +91,10 @@ def worker_fit(args) -> None:
     """Fit one generator on ``--train``, sample as many rows, write them and the timings."""
     import pandas as pd
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     train = pd.read_csv(args.train)
     base_rss = _rss_mb()
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -246,7 +250,7 @@ def copy_share(train, synth) -> float:
 
 
 # --------------------------------------------------------------------------- driver
-def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool) -> dict:
+def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool, threads: int) -> dict:
     folder = work / dataset
     res, out = folder / f"{gen}.fit.json", folder / f"{gen}.csv"
     if reuse and res.exists() and out.exists():
@@ -254,7 +258,7 @@ def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool) -> dict:
     python = peer_python() if gen.startswith("sdv_") else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "_fit", "--generator", gen]
     cmd += ["--train", str(folder / "train.csv"), "--out", str(out), "--result", str(res)]
-    cmd += ["--seed", str(seed)]
+    cmd += ["--seed", str(seed), "--threads", str(threads)]
     print(f"[{dataset}] fitting {gen} ...", flush=True)
     subprocess.run(cmd, check=True)
     return json.loads(res.read_text())
@@ -272,7 +276,9 @@ def run_quality(gen: str, dataset: str, work: Path, reuse: bool) -> dict:
     return json.loads(res.read_text())
 
 
-def bench_dataset(dataset: str, gens: list[str], work: Path, seed: int, reuse: bool) -> list:
+def bench_dataset(
+    dataset: str, gens: list[str], work: Path, seed: int, reuse: bool, threads: int
+) -> list:
     import pandas as pd
 
     spec = DATASETS[dataset]
@@ -284,7 +290,7 @@ def bench_dataset(dataset: str, gens: list[str], work: Path, seed: int, reuse: b
     trtr = utility_score(train, test, spec["target"], spec["task"], seed)
     rows = []
     for gen in gens:
-        fit = {} if gen == CEILING else run_fit(gen, dataset, work, seed, reuse)
+        fit = {} if gen == CEILING else run_fit(gen, dataset, work, seed, reuse, threads)
         synth = pd.read_csv(folder / f"{gen}.csv")
         quality = run_quality(gen, dataset, work, reuse)
         row = {"dataset": dataset, "generator": gen, **fit, **quality}
@@ -353,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--out", required=True)
     fit.add_argument("--result", required=True)
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--threads", type=int, default=0)
     qual = sub.add_parser("_quality")
     qual.add_argument("--real", required=True)
     qual.add_argument("--synth", required=True)
@@ -361,6 +368,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generators", default=",".join(OURS + PEERS + [CEILING]))
     parser.add_argument("--workdir", default="/tmp/ouroboros-bench-quality")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads of every fit, ours and SDV's (0: torch's default); use 1 on a "
+        "shared machine, where competing threads spin",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse finished fits and scores")
     parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
@@ -373,7 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.workdir)
     rows = []
     for dataset in args.datasets.split(","):
-        rows += bench_dataset(dataset, args.generators.split(","), work, args.seed, args.reuse)
+        rows += bench_dataset(
+            dataset, args.generators.split(","), work, args.seed, args.reuse, args.threads
+        )
     command = "python bench/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command.strip())
     print(text)

@@ -145,3 +145,26 @@ def test_table_without_categorical_columns():
 def test_bad_parameters_are_named(table, params):
     with pytest.raises(ParameterError, match=next(iter(params))):
         CTGANSynthesizer(**params).fit(table)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ctgan", "tvae", "tabddpm"])
+def test_memory_stays_bounded_with_300k_categories(name, tmp_path):
+    """The one-hot width is capped by the transforms, so the networks, the conditional
+    vector and the model file do not grow with the number of categories."""
+    from ouroboros import synthesizers
+
+    gen = np.random.default_rng(0)
+    codes = np.repeat(np.arange(300_000), 2)
+    data = pd.DataFrame(
+        {
+            "code": np.char.add("c", codes.astype(str)),
+            "amount": gen.gamma(2.0, 10.0, len(codes)).round(2),
+        }
+    )
+    model = synthesizers.create(name, seed=0, epochs=1, time_budget=3.0, n_threads=1)
+    model.fit(data)
+    assert model.transformer_.output_dim < 150
+    out = model.sample(2000, seed=1, conditions={"code": "c123"})
+    assert (out["code"] == "c123").all()
+    assert model.save(tmp_path / "model.ouro").stat().st_size < 5_000_000

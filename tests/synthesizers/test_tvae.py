@@ -262,3 +262,12 @@ def test_bad_parameters_are_named(table, params):
     name = next(iter(params))
     with pytest.raises(ParameterError, match=name):
         TVAESynthesizer(**params).fit(table)
+
+
+def test_conditions_by_rejection_including_a_pooled_category(table):
+    model = TVAESynthesizer(seed=0, **FAST).fit(table)
+    out = model.sample(30, seed=1, conditions={"group": "b"})
+    assert len(out) == 30 and (out["group"] == "b").all()
+    rare = table["city"].value_counts().index[-1]  # pooled into "other" (150 > 100 cities)
+    out = model.sample(4, seed=2, conditions={"city": rare})
+    assert (out["city"] == rare).all() and out["city"].dtype == table["city"].dtype

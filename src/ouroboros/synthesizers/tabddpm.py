@@ -94,6 +94,9 @@ class TabDDPMSynthesizer(Synthesizer):
         MLP hidden width and depth; size of the input projection and timestep embedding.
     learning_rate, weight_decay:
         AdamW settings; the learning rate decays linearly to zero over training.
+    ema_decay:
+        Decay of the exponential moving average of the weights that is kept and sampled
+        from (0: the last weights).
     time_budget, early_stopping, patience, validation_fraction, device, n_threads, verbose:
         As for :class:`~ouroboros.synthesizers.tvae.TVAESynthesizer`; the held-out signal is the diffusion loss on
         held-out rows at fixed timesteps and noise.
@@ -115,13 +118,14 @@ class TabDDPMSynthesizer(Synthesizer):
         epochs: int = 100,
         batch_size: int = 1024,
         steps: int = 1000,
-        sample_steps: int | None = 100,
+        sample_steps: int | None = 50,
         schedule: str = "cosine",
         width: int = 256,
         layers: int = 3,
         time_dim: int = 128,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-5,
+        ema_decay: float = 0.999,
         time_budget: float | None = None,
         early_stopping: bool = False,
         patience: int = 10,
@@ -141,6 +145,7 @@ class TabDDPMSynthesizer(Synthesizer):
         self.time_dim = time_dim
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
         self.time_budget = time_budget
         self.early_stopping = early_stopping
         self.patience = patience
@@ -173,6 +178,12 @@ class TabDDPMSynthesizer(Synthesizer):
             self.learning_rate,
             isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0,
             "a number > 0",
+        )
+        check_param(
+            "ema_decay",
+            self.ema_decay,
+            isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
+            "a number in [0, 1)",
         )
         check_param(
             "weight_decay",
@@ -223,9 +234,14 @@ class TabDDPMSynthesizer(Synthesizer):
         return post / layout.segment_sum(post).clamp(min=_EPS)[:, layout.segment]
 
     def _losses(
-        self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator
+        self,
+        x0: torch.Tensor,
+        t: torch.Tensor,
+        generator: torch.Generator,
+        model: nn.Module | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise MSE (numeric) and ``steps``-scaled multinomial KL (blocks), per batch."""
+        model = self.model_ if model is None else model
         layout = self.layout_
         ab_t, ab_s = self._alpha_bar(t), self._alpha_bar(t - 1)
         scalars0 = x0[:, self.scalars_]
@@ -233,7 +249,7 @@ class TabDDPMSynthesizer(Synthesizer):
         scalars_t = ab_t.sqrt().unsqueeze(1) * scalars0 + (1 - ab_t).sqrt().unsqueeze(1) * noise
         blocks0 = layout.flat(x0)
         blocks_t = self._noisy_blocks(blocks0, ab_t, generator)
-        out = self.model_(self._assemble(scalars_t, blocks_t), t)
+        out = model(self._assemble(scalars_t, blocks_t), t)
         mse = ((out[:, self.scalars_] - noise) ** 2).mean() if len(self.scalars_) else out.sum() * 0
         if not layout.n_blocks:
             return mse, mse.new_zeros(())
@@ -268,6 +284,7 @@ class TabDDPMSynthesizer(Synthesizer):
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda step: max(1.0 - step / total, 0.0)
         )
+        average = T.Average(self.model_, self.ema_decay)
 
         def epoch():
             self.model_.train()
@@ -280,6 +297,7 @@ class TabDDPMSynthesizer(Synthesizer):
                 loss.backward()
                 optimiser.step()
                 scheduler.step()
+                average.update(self.model_)
                 yield {"loss": loss.item(), "gaussian": mse.item(), "multinomial": kl.item()}
 
         validate = None
@@ -288,14 +306,14 @@ class TabDDPMSynthesizer(Synthesizer):
             fixed = T.torch_generator(rng, device)
 
             def validate() -> float:
-                self.model_.eval()
+                average.module.eval()
                 fixed.manual_seed(0)
                 total_loss = 0.0
                 with torch.no_grad():
                     for start, stop in T.in_chunks(len(held)):
                         x0 = held[start:stop]
                         t = torch.randint(self.steps, (len(x0),), generator=fixed, device=device)
-                        mse, kl = self._losses(x0, t, fixed)
+                        mse, kl = self._losses(x0, t, fixed, average.module)
                         total_loss += float(mse + kl) * len(x0)
                 return total_loss / len(held)
 
@@ -308,8 +326,8 @@ class TabDDPMSynthesizer(Synthesizer):
             self.verbose,
             "TabDDPM",
         )
-        self.history_ = T.train(settings, epoch, [self.model_], validate)
-        self.model_.eval()
+        self.history_ = T.train(settings, epoch, [average.module], validate)
+        self.model_ = average.module.eval()
 
     # ------------------------------------------------------------------ sampling
     def _timesteps(self) -> list[int]:

@@ -15,9 +15,11 @@ Sentences from a Continuous Space").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -266,6 +268,22 @@ class TVAESynthesizer(Synthesizer):
                 onehot = layout.draw(layout.flat(raw), generator)
                 out[start:stop] = layout.assemble(tanh, raw[:, layout.linear], onehot).cpu().numpy()
         return out
+
+    def _sample_conditional(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        conditions: dict[str, Any],
+        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
+    ) -> pd.DataFrame:
+        """Rejection sampling; a value pooled into "other" is met by any pooled value and
+        then written in (exact: the pool is drawn by frequency, independently)."""
+        _, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
+
+        def draw(m: int) -> pd.DataFrame:
+            return self.transformer_.inverse_transform(self._sample(m, rng), rng)
+
+        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
 
     def inactive_latents(self, threshold: float = 0.01) -> list[int]:
         """Latent dimensions whose KL in the last epoch is below ``threshold`` nats: the
