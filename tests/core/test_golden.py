@@ -1,4 +1,8 @@
-"""Model files written by earlier releases still load and sample the same rows."""
+"""Model files written by earlier releases still load, and sample the recorded rows.
+
+The rows pin the sampler: a change that alters them must be deliberate, re-recorded with
+`make_golden.py --resample` and named in the release notes; the model files never change.
+"""
 
 from pathlib import Path
 

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from ouroboros._threads import child_rngs, thread_map
 from ouroboros.errors import check_param
 from ouroboros.synthesizers.base import Synthesizer, Tags
 
@@ -31,8 +32,8 @@ _EPS = 1e-6
 #: simulated draws used to calibrate the category offsets, and the iterations
 _CALIBRATION_DRAWS = 20_000
 _CALIBRATION_STEPS = 25
-#: rows sampled per chunk, to bound memory when drawing millions of rows
-_CHUNK = 131_072
+#: rows per sampling chunk: each chunk has its own seed and its scores stay in cache
+_CHUNK = 16_384
 
 
 @dataclass(frozen=True)
@@ -163,26 +164,38 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return rng.standard_normal((n, len(chol)), dtype=np.float32) @ chol.T
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Chunks of scores, each from its own child seed, decoded on every core.
+
+        The seeds come from ``rng`` alone, so the rows do not depend on the thread count.
+        Scores are laid out one latent per row so that every pass below is contiguous.
+        """
         blocks = _blocks(self.transformer_)
+        chol = np.linalg.cholesky(self.correlation_).astype(np.float32)
+        shifts = [(o - t).astype(np.float32) for o, t in zip(self.offsets_, self.thresholds_)]
         out = np.zeros((n, self.transformer_.output_dim), dtype=np.float32)
-        for first in range(0, n, _CHUNK):
-            rows = slice(first, min(n, first + _CHUNK))
-            self._decode(self._latent(rows.stop - rows.start, rng), blocks, out[rows])
+        starts = range(0, n, _CHUNK)
+        rngs = child_rngs(rng, len(starts))
+
+        def draw(k: int) -> None:
+            rows = slice(starts[k], min(n, starts[k] + _CHUNK))
+            scores = chol @ _standard_normal(rngs[k], (len(chol), rows.stop - rows.start))
+            self._decode(scores, blocks, shifts, out[rows])
+
+        thread_map(draw, range(len(starts)))
         return out
 
-    def _decode(self, latent: np.ndarray, blocks: list[_Block], out: np.ndarray) -> None:
-        column = 0
-        for block, levels, thresholds, offset in zip(
-            blocks, self.levels_, self.thresholds_, self.offsets_, strict=True
-        ):
+    def _decode(
+        self, scores: np.ndarray, blocks: list[_Block], shifts: list[np.ndarray], out: np.ndarray
+    ) -> None:
+        """Write the rows of ``scores`` (latents x rows) into the encoded matrix ``out``."""
+        row = 0
+        for block, levels, shift in zip(blocks, self.levels_, shifts, strict=True):
             if not block.discrete:
-                out[:, block.start] = latent[:, column]
-                column += 1
+                out[:, block.start] = scores[row]
+                row += 1
                 continue
-            width = len(levels)
-            shift = (offset - thresholds).astype(np.float32)
-            code = np.argmax(latent[:, column : column + width] + shift, axis=1)
-            column += width
+            code = _top(scores[row : row + len(levels)], shift)
+            row += len(levels)
             if block.onehot:
                 out[np.arange(len(out)), block.start + code] = 1.0
             else:
@@ -201,6 +214,38 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.correlation_ = np.asarray(state["correlation"], dtype=np.float64)
         for key in ("levels", "thresholds", "offsets"):
             setattr(self, f"{key}_", [np.asarray(v, dtype=np.float64) for v in state[key]])
+
+
+def _top(scores: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per column of ``scores``, the row whose score plus ``shift`` is largest (first on ties),
+    in contiguous passes over the rows rather than numpy's per-column argmax."""
+    best = scores[0] + shift[0]
+    code = np.zeros(scores.shape[1], dtype=np.intp)
+    candidate = np.empty_like(best)
+    better = np.empty(len(best), dtype=bool)
+    for k in range(1, len(scores)):
+        np.add(scores[k], shift[k], out=candidate)
+        np.greater(candidate, best, out=better)
+        np.maximum(best, candidate, out=best)
+        np.putmask(code, better, k)
+    return code
+
+
+def _standard_normal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Float32 standard normals by the Box-Muller transform (Box & Muller 1958), about three
+    times faster than numpy's float32 ziggurat; float32 uniforms bound them at 5.8 sd."""
+    size = shape[0] * shape[1]
+    half = (size + 1) // 2
+    uniform = rng.random((2, half), dtype=np.float32)
+    radius = np.negative(uniform[0], out=uniform[0])
+    np.log1p(radius, out=radius)  # log(1 - u) with 1 - u in (0, 1]
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle = np.multiply(uniform[1], np.float32(2 * np.pi), out=uniform[1])
+    out = np.empty(2 * half, dtype=np.float32)
+    np.multiply(np.cos(angle), radius, out=out[:half])
+    np.multiply(np.sin(angle, out=angle), radius, out=out[half:])
+    return out[:size].reshape(shape)
 
 
 def _latent_correlation(design: np.ndarray, group: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ouroboros._threads import child_rngs, thread_map
 from ouroboros.errors import (
     ConditionError,
     DataError,
@@ -39,6 +40,8 @@ from ouroboros.transforms.numeric import (
 from ouroboros.transforms.values import DatetimeConverter, NumberConverter
 
 STATE_VERSION = 1
+#: rows from which columns are decoded on several threads (below, threads cost more)
+_PARALLEL_ROWS = 20_000
 _CONVERTERS = {"number": NumberConverter, "datetime": DatetimeConverter}
 
 
@@ -371,14 +374,18 @@ class TableTransformer:
                 "so retrain it (e.g. with a lower learning rate)"
             )
         n = len(matrix)
-        columns = {}
-        for pipeline in self.columns_:
+        rngs = child_rngs(rng, len(self.columns_))
+
+        def decode(k: int) -> pd.Series:
+            pipeline = self.columns_[k]
             if isinstance(pipeline, _GeneratedColumn):
-                columns[pipeline.name] = pipeline.generate(n, rng)
-            else:
-                start, stop = self.slices_[pipeline.name]
-                columns[pipeline.name] = pipeline.inverse(matrix[:, start:stop], rng)
-        return pd.DataFrame(columns, index=pd.RangeIndex(n))
+                return pipeline.generate(n, rngs[k])
+            start, stop = self.slices_[pipeline.name]
+            return pipeline.inverse(matrix[:, start:stop], rngs[k])
+
+        decoded = thread_map(decode, range(len(self.columns_)), parallel=n >= _PARALLEL_ROWS)
+        names = [pipeline.name for pipeline in self.columns_]
+        return pd.DataFrame(dict(zip(names, decoded, strict=True)), index=pd.RangeIndex(n))
 
     # ------------------------------------------------------------ layout queries
     def _pipeline(self, column: str):
