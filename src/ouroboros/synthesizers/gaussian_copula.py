@@ -171,7 +171,9 @@ class GaussianCopulaSynthesizer(Synthesizer):
         """
         blocks = _blocks(self.transformer_)
         chol = np.linalg.cholesky(self.correlation_).astype(np.float32)
-        shifts = [(o - t).astype(np.float32) for o, t in zip(self.offsets_, self.thresholds_)]
+        shifts = [
+            (o - t).astype(np.float32) for o, t in zip(self.offsets_, self.thresholds_, strict=True)
+        ]
         out = np.zeros((n, self.transformer_.output_dim), dtype=np.float32)
         starts = range(0, n, _CHUNK)
         rngs = child_rngs(rng, len(starts))
