@@ -112,12 +112,15 @@ def worker_fit(args) -> None:
             "sdv_tvae": TVAESynthesizer,
         }
         metadata = Metadata.load_from_dict({"tables": {"t": sdv_metadata(train)}})
-        model = classes[args.generator](metadata)
+        options = {} if args.generator == "sdv_gaussian_copula" else {"enable_gpu": args.gpu}
+        model = classes[args.generator](metadata, **options)
         model.fit({"t": train})
     else:
         from ouroboros import synthesizers
 
-        model = synthesizers.create(args.generator, seed=args.seed)
+        klass = synthesizers.get(args.generator)
+        options = {"device": "auto"} if args.gpu and "device" in klass.param_names() else {}
+        model = klass(seed=args.seed, **options)
         model.fit(train)
     fit_wall, fit_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     load_fit = os.getloadavg()[0]
@@ -135,13 +138,21 @@ def worker_fit(args) -> None:
         "peak_mb": _rss_mb(),
         "fit_mb": _rss_mb() - base_rss,
         "load": load_fit,
+        "threads": args.threads,
+        "gpu": args.gpu,
     }
     Path(args.result).write_text(json.dumps(result))
 
 
 def worker_quality(args) -> None:
     """SDMetrics' QualityReport of ``--synth`` against ``--real`` (runs in the SDV interpreter)."""
+    import warnings
+
     import pandas as pd
+
+    # the single-table report is the one SDV's published scores use; its successor is the
+    # multi-table one
+    warnings.filterwarnings("ignore", category=FutureWarning)
     from sdmetrics.reports.single_table import QualityReport
 
     real = pd.read_csv(args.real)
@@ -250,15 +261,19 @@ def copy_share(train, synth) -> float:
 
 
 # --------------------------------------------------------------------------- driver
-def run_fit(gen: str, dataset: str, work: Path, seed: int, reuse: bool, threads: int) -> dict:
+def run_fit(
+    gen: str, dataset: str, work: Path, seed: int, reuse: bool, threads: int, gpu: bool
+) -> dict:
     folder = work / dataset
     res, out = folder / f"{gen}.fit.json", folder / f"{gen}.csv"
     if reuse and res.exists() and out.exists():
-        return json.loads(res.read_text())
+        done = json.loads(res.read_text())
+        if done.get("threads") == threads and done.get("gpu", False) == gpu:
+            return done
     python = peer_python() if gen.startswith("sdv_") else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "_fit", "--generator", gen]
     cmd += ["--train", str(folder / "train.csv"), "--out", str(out), "--result", str(res)]
-    cmd += ["--seed", str(seed), "--threads", str(threads)]
+    cmd += ["--seed", str(seed), "--threads", str(threads)] + (["--gpu"] if gpu else [])
     print(f"[{dataset}] fitting {gen} ...", flush=True)
     subprocess.run(cmd, check=True)
     return json.loads(res.read_text())
@@ -277,7 +292,7 @@ def run_quality(gen: str, dataset: str, work: Path, reuse: bool) -> dict:
 
 
 def bench_dataset(
-    dataset: str, gens: list[str], work: Path, seed: int, reuse: bool, threads: int
+    dataset: str, gens: list[str], work: Path, seed: int, reuse: bool, threads: int, gpu: bool
 ) -> list:
     import pandas as pd
 
@@ -290,7 +305,7 @@ def bench_dataset(
     trtr = utility_score(train, test, spec["target"], spec["task"], seed)
     rows = []
     for gen in gens:
-        fit = {} if gen == CEILING else run_fit(gen, dataset, work, seed, reuse, threads)
+        fit = {} if gen == CEILING else run_fit(gen, dataset, work, seed, reuse, threads, gpu)
         synth = pd.read_csv(folder / f"{gen}.csv")
         quality = run_quality(gen, dataset, work, reuse)
         row = {"dataset": dataset, "generator": gen, **fit, **quality}
@@ -310,21 +325,60 @@ def _fmt(value, spec: str) -> str:
 def _line(r: dict) -> str:
     return (
         f"{r['dataset']:<11}{r['generator']:<21}fit {_fmt(r.get('fit_s'), '7.1f')} s  "
-        f"quality {r['quality']:.3f}  auc {r['detection_auc']:.3f}  "
-        f"utility {r['utility']:.3f}  copies {r['copies']:.4f}"
+        f"cpu {_fmt(r.get('fit_cpu_s'), '7.1f')} s  quality {r['quality']:.3f}  "
+        f"auc {r['detection_auc']:.3f}  utility {r['utility']:.3f}  copies {r['copies']:.4f}"
     )
+
+
+def targets(rows: list[dict], dataset: str = "adult") -> str:
+    """The issue's targets on ``dataset``, checked against this run."""
+    by = {r["generator"]: r for r in rows if r["dataset"] == dataset}
+    ours = [g for g in OURS if g in by]
+    neural = [g for g in ("ctgan", "tvae", "tabddpm") if g in by]
+    peers = [g for g in PEERS if g in by]
+    if not ours:
+        return ""
+    lines = []
+    best = max(ours, key=lambda g: by[g]["quality"])
+    r = by[best]
+    lowest_peer_auc = min((by[g]["detection_auc"] for g in peers), default=1.0)
+    lines.append(
+        f"- best of ours on {dataset}: `{best}`, quality {r['quality']:.3f} (target >= 0.95), "
+        f"detection AUC {r['detection_auc']:.3f} (target <= 0.70 and below every SDV "
+        f"generator's, lowest {lowest_peer_auc:.3f}), utility {r['utility']:.3f} "
+        "(target >= 0.95)"
+    )
+    for g in neural:
+        parts = []
+        for peer in ("sdv_tvae", "sdv_ctgan"):
+            if peer in by and by[g].get("fit_cpu_s"):
+                parts.append(
+                    f"{by[peer]['fit_cpu_s'] / by[g]['fit_cpu_s']:.1f}x less fit CPU time "
+                    f"than {peer} (quality {by[g]['quality']:.3f} vs {by[peer]['quality']:.3f})"
+                )
+        if parts:
+            lines.append(f"- `{g}`: " + "; ".join(parts) + " (target: >= 5x, higher quality)")
+    if CEILING in by:
+        ceiling = by[CEILING]["copies"]
+        worst = max((g for g in by if g != CEILING), key=lambda g: by[g]["copies"])
+        lines.append(
+            f"- copies: highest `{worst}` {by[worst]['copies']:.4f}, real test split "
+            f"{ceiling:.4f} (target: none above the real test split)"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows: list[dict], command: str) -> str:
     head = (
-        "| dataset | generator | fit s (wall) | fit s (CPU) | sample s | peak MB | load | "
-        "quality | shapes | pairs | detection AUC | utility | copies |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| dataset | generator | fit s (wall) | fit s (CPU) | sample s | peak MB | threads "
+        "| load | quality | shapes | pairs | detection AUC | utility | copies |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     body = "".join(
         f"| {r['dataset']} | {r['generator']} | {_fmt(r.get('fit_s'), '.1f')} | "
         f"{_fmt(r.get('fit_cpu_s'), '.1f')} | {_fmt(r.get('sample_s'), '.2f')} | "
-        f"{_fmt(r.get('peak_mb'), '.0f')} | {_fmt(r.get('load'), '.1f')} | "
+        f"{_fmt(r.get('peak_mb'), '.0f')} | {r.get('threads') or '–'} | "
+        f"{_fmt(r.get('load'), '.1f')} | "
         f"{r['quality']:.3f} | {r['shapes']:.3f} | {r['pairs']:.3f} | "
         f"{r['detection_auc']:.3f} | {r['utility']:.3f} | {r['copies']:.4f} |\n"
         for r in rows
@@ -338,16 +392,28 @@ def markdown(rows: list[dict], command: str) -> str:
         "R^2), divided by the same trained on the real training split. Copies: share of "
         "synthetic rows equal to a training row. `real_test` is the ceiling: the real test "
         "split scored as if it were synthetic. Peak MB: peak resident memory of the worker "
-        "process (interpreter, data and model). Load: 1-minute load average at the end of the "
-        "fit (2 cores; above 2 means the fit shared the CPU). Fit CPU seconds count every "
-        "thread of the worker.\n\n" + head + body
+        "process (interpreter, data and model). Threads: torch threads of the fit (– is "
+        "torch's default, all cores). Load: 1-minute load average at the end of the fit (2 "
+        "cores; above 2 means the fit shared the CPU). Fit CPU seconds count every thread of "
+        "the worker; on a shared machine they compare runs more fairly than wall time.\n\n"
+        + head
+        + body
+        + "\n"
+        + targets(rows)
     )
 
 
-def write_results(text: str) -> None:
+def write_results(text: str, gpu: bool) -> None:
+    import torch
     from _results import machine, write_section
 
-    write_section("quality", f"## Quality against SDV\n\nMachine: {machine()}.\n\n{text}")
+    if gpu:
+        device = f"GPU: {torch.cuda.get_device_name()}."
+    elif torch.cuda.is_available():
+        device = "CPU run; a GPU is present: repeat with `--gpu` to record both."
+    else:
+        device = "CPU only: no GPU on this machine, so no GPU run."
+    write_section("quality", f"## Quality against SDV\n\nMachine: {machine()}. {device}\n\n{text}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -360,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--result", required=True)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--threads", type=int, default=0)
+    fit.add_argument("--gpu", action="store_true")
     qual = sub.add_parser("_quality")
     qual.add_argument("--real", required=True)
     qual.add_argument("--synth", required=True)
@@ -375,6 +442,9 @@ def main(argv: list[str] | None = None) -> None:
         help="torch threads of every fit, ours and SDV's (0: torch's default); use 1 on a "
         "shared machine, where competing threads spin",
     )
+    parser.add_argument(
+        "--gpu", action="store_true", help="fit the neural generators, ours and SDV's, on a GPU"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse finished fits and scores")
     parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
@@ -388,13 +458,19 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for dataset in args.datasets.split(","):
         rows += bench_dataset(
-            dataset, args.generators.split(","), work, args.seed, args.reuse, args.threads
+            dataset,
+            args.generators.split(","),
+            work,
+            args.seed,
+            args.reuse,
+            args.threads,
+            args.gpu,
         )
     command = "python bench/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command.strip())
     print(text)
     if not args.no_results:
-        write_results(text)
+        write_results(text, args.gpu)
 
 
 if __name__ == "__main__":

@@ -195,9 +195,10 @@ class _ConditionSampler:
 class CTGANSynthesizer(Synthesizer):
     """Conditional tabular GAN (Xu et al. 2019) with the PacGAN critic and WGAN-GP.
 
-    Defaults differ from the paper's (batch 500, 300 epochs, learning rate 2e-4) where
-    measurement on Adult showed better quality per CPU second: larger batches with a
-    higher learning rate reach the same quality in a fraction of the steps.
+    Defaults are the paper's except ``epochs`` (300 there), cut to 30 so that a fit on
+    Adult takes about a fifth of SDV's TVAE time; quality keeps rising with more epochs
+    (about 0.84 SDMetrics quality on Adult at 30, 0.885 at 150). Higher learning rates
+    and other batch sizes did not converge faster.
 
     Parameters
     ----------
@@ -235,7 +236,7 @@ class CTGANSynthesizer(Synthesizer):
         self,
         *,
         seed: int | None = None,
-        epochs: int = 300,
+        epochs: int = 30,
         batch_size: int = 500,
         embedding_dim: int = 128,
         generator_width: int = 256,
@@ -566,12 +567,10 @@ class CTGANSynthesizer(Synthesizer):
     ) -> pd.DataFrame:
         """Native conditioning: the first condition on a one-hot column goes into the
         conditional vector; rows are then checked against every condition (the generator
-        follows its condition closely but not perfectly)."""
+        follows its condition closely but not perfectly). A value pooled into "other" is
+        conditioned as "other" (see :func:`~ouroboros.synthesizers._torch.discrete_conditions`)."""
         positions, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
-        fixed = None
-        for column, position in positions.items():
-            fixed = (self.discrete_.index(column), position)
-            break
+        fixed = next(((self.discrete_.index(c), p) for c, p in positions.items()), None)
 
         def draw(m: int) -> pd.DataFrame:
             return self.transformer_.inverse_transform(self._draw(m, rng, fixed), rng)

@@ -75,9 +75,13 @@ class _Denoiser(nn.Module):
 class TabDDPMSynthesizer(Synthesizer):
     """Mixed Gaussian/multinomial diffusion with an MLP denoiser (Kotelnikov et al. 2023).
 
-    Defaults are fewer training steps and a smaller MLP than the paper's tuned
-    settings, chosen by quality per CPU second on Adult; sampling strides over
-    ``sample_steps`` of the ``steps`` timesteps.
+    Defaults were chosen by quality per CPU second on Adult (``bench/quality.py``): 90
+    epochs of 1,024-row batches, about 2,900 steps (the paper tunes up to 30,000 of 4,096),
+    with a higher, linearly decaying learning rate and an average of the weights; a
+    3 x 192 MLP; 1,000 timesteps for training and 100 of them, evenly spaced, for
+    sampling. On Adult this scores about 0.98 SDMetrics quality and 0.69-0.70 detection
+    AUC; a 256-wide MLP costs 40% more for no measurable gain, 50 sampling steps lose
+    a little utility, 200 gain nothing.
 
     Parameters
     ----------
@@ -115,15 +119,15 @@ class TabDDPMSynthesizer(Synthesizer):
         self,
         *,
         seed: int | None = None,
-        epochs: int = 100,
+        epochs: int = 90,
         batch_size: int = 1024,
         steps: int = 1000,
-        sample_steps: int | None = 50,
+        sample_steps: int | None = 100,
         schedule: str = "cosine",
-        width: int = 256,
+        width: int = 192,
         layers: int = 3,
         time_dim: int = 128,
-        learning_rate: float = 2e-3,
+        learning_rate: float = 3e-3,
         weight_decay: float = 1e-5,
         ema_decay: float = 0.999,
         time_budget: float | None = None,
