@@ -15,17 +15,21 @@ Networks"), minibatch discrimination and feature matching (Salimans et al. 2016,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
-from ouroboros.synthesizers.base import Synthesizer, Tags
+from ouroboros.synthesizers.base import Tags
+from ouroboros.synthesizers.neural import (
+    NeuralSynthesizer,
+    check_bools,
+    check_integers,
+    check_numbers,
+)
 
 _TAU = 0.2  # Gumbel-softmax temperature of the paper's code
 _GP_WEIGHT = 10.0
@@ -192,7 +196,7 @@ class _ConditionSampler:
         return self.rows[self.first[g] + pick]
 
 
-class CTGANSynthesizer(Synthesizer):
+class CTGANSynthesizer(NeuralSynthesizer):
     """Conditional tabular GAN (Xu et al. 2019) with the PacGAN critic and WGAN-GP.
 
     Defaults are the paper's except ``epochs`` (300 there), cut to 30 so that a fit on
@@ -289,29 +293,15 @@ class CTGANSynthesizer(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        T.check_loop_params(self)
-        for name in ("embedding_dim", "generator_width", "critic_width", "critic_steps", "pac"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
-        for name in ("generator_layers", "critic_layers"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, int) and value >= 0, "an integer >= 0")
-        for name in ("generator_lr", "critic_lr"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, (int, float)) and value > 0, "a number > 0")
-        for name in ("generator_decay", "critic_decay"):
-            value = getattr(self, name)
-            check_param(
-                name, value, isinstance(value, (int, float)) and value >= 0, "a number >= 0"
-            )
-        for name in ("log_frequency", "spectral_norm", "minibatch_discrimination"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, bool), "a bool")
-        check_param(
-            "feature_matching",
-            self.feature_matching,
-            isinstance(self.feature_matching, bool),
-            "a bool",
+        check_integers(
+            self, ("embedding_dim", "generator_width", "critic_width", "critic_steps", "pac"), 1
+        )
+        check_integers(self, ("generator_layers", "critic_layers"), 0)
+        check_numbers(self, ("generator_lr", "critic_lr"), positive=True)
+        check_numbers(self, ("generator_decay", "critic_decay"), positive=False)
+        check_bools(
+            self,
+            ("log_frequency", "spectral_norm", "minibatch_discrimination", "feature_matching"),
         )
         check_param(
             "batch_size",
@@ -393,10 +383,6 @@ class CTGANSynthesizer(Synthesizer):
         (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
         norms = grad.reshape(packs, -1).norm(2, dim=1)
         return _GP_WEIGHT * ((norms - 1) ** 2).mean()
-
-    def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
-        with T.threads(self.n_threads):
-            self._train(matrix, rng)
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -558,24 +544,14 @@ class CTGANSynthesizer(Synthesizer):
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._draw(n, rng)
 
-    def _sample_conditional(
-        self,
-        n: int,
-        rng: np.random.Generator,
-        conditions: dict[str, Any],
-        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
-    ) -> pd.DataFrame:
+    def _draw_conditioned(
+        self, n: int, rng: np.random.Generator, positions: dict[str, int]
+    ) -> np.ndarray:
         """Native conditioning: the first condition on a one-hot column goes into the
-        conditional vector; rows are then checked against every condition (the generator
-        follows its condition closely but not perfectly). A value pooled into "other" is
-        conditioned as "other" (see :func:`~ouroboros.synthesizers._torch.discrete_conditions`)."""
-        positions, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
+        conditional vector (the generator follows it closely but not perfectly, so rows
+        are still checked). A value pooled into "other" is conditioned as "other"."""
         fixed = next(((self.discrete_.index(c), p) for c, p in positions.items()), None)
-
-        def draw(m: int) -> pd.DataFrame:
-            return self.transformer_.inverse_transform(self._draw(m, rng, fixed), rng)
-
-        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
+        return self._draw(n, rng, fixed)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:

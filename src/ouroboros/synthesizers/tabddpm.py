@@ -16,17 +16,16 @@ Diffusion Probabilistic Models") or linear. Sampling can stride over the timeste
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
-from ouroboros.synthesizers.base import Synthesizer, Tags
+from ouroboros.synthesizers.base import Tags
+from ouroboros.synthesizers.neural import NeuralSynthesizer, check_integers, check_numbers
 
 _EPS = 1e-12
 
@@ -72,7 +71,7 @@ class _Denoiser(nn.Module):
         return self.out(self.body(h))
 
 
-class TabDDPMSynthesizer(Synthesizer):
+class TabDDPMSynthesizer(NeuralSynthesizer):
     """Mixed Gaussian/multinomial diffusion with an MLP denoiser (Kotelnikov et al. 2023).
 
     Defaults were chosen by quality per CPU second on Adult (``bench/quality.py``): 90
@@ -160,13 +159,8 @@ class TabDDPMSynthesizer(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        T.check_loop_params(self)
-        for name in ("steps", "width", "time_dim"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, int) and value >= 2, "an integer >= 2")
-        check_param(
-            "layers", self.layers, isinstance(self.layers, int) and self.layers >= 0, "an int >= 0"
-        )
+        check_integers(self, ("steps", "width", "time_dim"), 2)
+        check_integers(self, ("layers",), 0)
         check_param(
             "sample_steps",
             self.sample_steps,
@@ -177,23 +171,13 @@ class TabDDPMSynthesizer(Synthesizer):
         check_param(
             "schedule", self.schedule, self.schedule in ("cosine", "linear"), "'cosine' or 'linear'"
         )
-        check_param(
-            "learning_rate",
-            self.learning_rate,
-            isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0,
-            "a number > 0",
-        )
+        check_numbers(self, ("learning_rate",), positive=True)
+        check_numbers(self, ("weight_decay",), positive=False)
         check_param(
             "ema_decay",
             self.ema_decay,
             isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
             "a number in [0, 1)",
-        )
-        check_param(
-            "weight_decay",
-            self.weight_decay,
-            isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0,
-            "a number >= 0",
         )
 
     def _transformer_options(self) -> dict[str, Any]:
@@ -262,10 +246,6 @@ class TabDDPMSynthesizer(Synthesizer):
         model_post = self._posterior(blocks_t, predicted, ab_t, ab_s)
         kl = torch.xlogy(true_post, true_post) - true_post * torch.log(model_post.clamp(min=_EPS))
         return mse, self.steps * kl.sum() / (len(x0) * layout.n_blocks)
-
-    def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
-        with T.threads(self.n_threads):
-            self._train(matrix, rng)
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -406,23 +386,14 @@ class TabDDPMSynthesizer(Synthesizer):
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._draw(n, rng)
 
-    def _sample_conditional(
-        self,
-        n: int,
-        rng: np.random.Generator,
-        conditions: dict[str, Any],
-        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
-    ) -> pd.DataFrame:
+    def _draw_conditioned(
+        self, n: int, rng: np.random.Generator, positions: dict[str, int]
+    ) -> np.ndarray:
         """Conditions on one-hot columns are imposed during denoising (replacement
-        guidance); every condition is then checked on the rows (ranges by rejection)."""
-        positions, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
+        guidance)."""
         blocks = self.layout_.block_columns
         fixed = {blocks.index(column): position for column, position in positions.items()}
-
-        def draw(m: int) -> pd.DataFrame:
-            return self.transformer_.inverse_transform(self._draw(m, rng, fixed), rng)
-
-        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
+        return self._draw(n, rng, fixed)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:

@@ -15,17 +15,15 @@ Sentences from a Continuous Space").
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
-from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
-from ouroboros.synthesizers.base import Synthesizer, Tags
+from ouroboros.synthesizers.base import Tags
+from ouroboros.synthesizers.neural import NeuralSynthesizer, check_integers, check_numbers
 
 
 def _mlp(d_in: int, width: int, layers: int) -> nn.Sequential:
@@ -59,7 +57,7 @@ class _Decoder(nn.Module):
         return self.out(self.body(z))
 
 
-class TVAESynthesizer(Synthesizer):
+class TVAESynthesizer(NeuralSynthesizer):
     """Variational autoencoder over mode-specific normalised rows (Xu et al. 2019).
 
     Defaults are the paper's (batches of 500, two 128-wide layers, a 128-dimensional
@@ -139,19 +137,10 @@ class TVAESynthesizer(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        T.check_loop_params(self)
-        for name in ("latent_dim", "width"):
-            value = getattr(self, name)
-            check_param(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
-        check_param(
-            "layers", self.layers, isinstance(self.layers, int) and self.layers >= 0, "an int >= 0"
-        )
-        for name in ("kl_weight", "loss_factor", "learning_rate", "weight_decay"):
-            value = getattr(self, name)
-            check_param(
-                name, value, isinstance(value, (int, float)) and value >= 0, "a number >= 0"
-            )
-        check_param("learning_rate", self.learning_rate, self.learning_rate > 0, "a number > 0")
+        check_integers(self, ("latent_dim", "width"), 1)
+        check_integers(self, ("layers",), 0)
+        check_numbers(self, ("kl_weight", "loss_factor", "weight_decay"), positive=False)
+        check_numbers(self, ("learning_rate",), positive=True)
 
     def _transformer_options(self) -> dict[str, Any]:
         return {"numeric": "mode", "categorical": "onehot"}
@@ -185,10 +174,6 @@ class TVAESynthesizer(Synthesizer):
             recon = recon + (err**2 / (2 * s**2)).sum() + torch.log(s).sum() * len(x)
         kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).mean(dim=0)
         return recon / len(x), kl
-
-    def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
-        with T.threads(self.n_threads):
-            self._train(matrix, rng)
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -270,22 +255,6 @@ class TVAESynthesizer(Synthesizer):
                 onehot = layout.draw(layout.flat(raw), generator)
                 out[start:stop] = layout.assemble(tanh, raw[:, layout.linear], onehot).cpu().numpy()
         return out
-
-    def _sample_conditional(
-        self,
-        n: int,
-        rng: np.random.Generator,
-        conditions: dict[str, Any],
-        predicates: dict[str, Callable[[pd.Series], np.ndarray]],
-    ) -> pd.DataFrame:
-        """Rejection sampling; a value pooled into "other" is met by any pooled value and
-        then written in (exact: the pool is drawn by frequency, independently)."""
-        _, pooled = T.discrete_conditions(self.transformer_, conditions, predicates)
-
-        def draw(m: int) -> pd.DataFrame:
-            return self.transformer_.inverse_transform(self._sample(m, rng), rng)
-
-        return T.fill_pooled(self._rejection_sample(n, rng, predicates, draw), pooled)
 
     def inactive_latents(self, threshold: float = 0.01) -> list[int]:
         """Latent dimensions whose KL in the last epoch is below ``threshold`` nats: the
