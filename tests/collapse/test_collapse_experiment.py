@@ -321,3 +321,17 @@ def test_adult_collapses_under_replace_not_accumulate(shared_datasets):
             abs(first[metric] - last.loc[metric, "accumulate"])
             < first[metric] - last.loc[metric, "replace"]
         )
+
+
+def test_ceilings_are_computed_once_and_equal_a_fresh_evaluation(table, tmp_path):
+    from ouroboros import metrics
+
+    train, holdout = table.iloc[:180].reset_index(drop=True), table.iloc[180:]
+    experiment(train, holdout=holdout.reset_index(drop=True)).run(checkpoint_dir=tmp_path)
+    folder = trajectory_dir(tmp_path, "replace", 1)
+    records = [json.loads((generation_dir(folder, g) / RECORD).read_text()) for g in range(3)]
+    ceilings = [{s["metric"]: s["ceiling"] for s in r["scores"]} for r in records]
+    assert ceilings[0] == ceilings[1] == ceilings[2]
+    sample = pd.read_parquet(generation_dir(folder, 2) / "sample.parquet")
+    fresh = metrics.evaluate(train, sample, holdout=holdout, metrics=METRICS).scores()
+    assert dict(zip(fresh["metric"], fresh["ceiling"], strict=True)) == pytest.approx(ceilings[2])

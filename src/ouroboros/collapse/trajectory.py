@@ -97,23 +97,37 @@ def evaluate_sample(
     schema: Schema,
     metrics: Sequence[str] | None,
     target: str | None,
+    ceilings: dict[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per metric (metric, category, direction, value, ceiling), JSON-ready."""
+    """One row per metric (metric, category, direction, value, ceiling), JSON-ready.
+
+    ``ceilings`` (metric -> ceiling) are the real-vs-real scores already computed for the
+    same real and holdout rows; given, they are reused rather than computed again.
+    """
     from ouroboros import metrics as metric_registry
 
     evaluation = metric_registry.evaluate(
-        real, synthetic, holdout=holdout, target=target, metrics=metrics, schema=schema
+        real,
+        synthetic,
+        holdout=holdout,
+        target=target,
+        metrics=metrics,
+        schema=schema,
+        ceilings=ceilings is None,
     )
     scores = evaluation.scores()
     rows = []
     for row in scores.to_dict("records"):
+        name = str(row["metric"])
         rows.append(
             {
-                "metric": str(row["metric"]),
+                "metric": name,
                 "category": str(row.get("category", "")),
                 "direction": str(row.get("direction", "")),
                 "value": _number(row.get("value")),
-                "ceiling": _number(row.get("ceiling")),
+                "ceiling": (
+                    _number(row.get("ceiling")) if ceilings is None else ceilings.get(name)
+                ),
             }
         )
     return rows
@@ -174,6 +188,8 @@ def run_trajectory(
     pool = strategies.Pool(real_set, reserve, synthetic, size)
     records = read_records(folder, generations)
     context = _Context(rule, pool, seed, holdout, table_schema, synthesizer, metrics, target)
+    if records and records[0]["status"] == "ok":
+        context.ceilings = {r["metric"]: r["ceiling"] for r in records[0]["scores"]}
     with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
         for generation in range(len(records), generations):
             record = _generation(generation, context, folder, samples)
@@ -193,6 +209,9 @@ class _Context:
     synthesizer: dict[str, Any]
     metrics: Sequence[str] | None
     target: str | None
+    #: real-vs-real scores of the metrics: they depend on the real and holdout rows only,
+    #: so the first generation computes them and the later ones reuse them
+    ceilings: dict[str, float | None] | None = None
 
 
 @contextlib.contextmanager
@@ -270,7 +289,10 @@ def _generation(
             schema=ctx.schema,
             metrics=ctx.metrics,
             target=ctx.target,
+            ceilings=ctx.ceilings,
         )
+        if ctx.ceilings is None:
+            ctx.ceilings = {row["metric"]: row["ceiling"] for row in record["scores"]}
         seconds["evaluate"] = time.perf_counter() - clock
     except Exception as exc:  # a failed generation is a result, not a crash of the experiment
         record["status"] = "failed"

@@ -303,6 +303,7 @@ def evaluate(
     schema: Schema | None = None,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    ceilings: bool = True,
 ) -> Evaluation:
     """Score ``synthetic`` against ``real`` with every applicable metric (or ``metrics``).
 
@@ -312,6 +313,8 @@ def evaluate(
     classes or instances; a metric named explicitly that cannot run raises
     :class:`ParameterError`, one from the default set is skipped with its
     reason. ``progress(name, done, total)`` is called before each metric.
+    ``ceilings=False`` skips the ceilings, which depend on ``real`` and ``holdout`` only:
+    a caller scoring many samples against the same rows computes them once.
     """
     explicit = metrics is not None
     chosen = resolve(metrics)
@@ -331,7 +334,7 @@ def evaluate(
             continue
         tic = time.perf_counter()
         result = metric.compute(real, synthetic, context=context.for_metric(metric.uses_holdout))
-        ceiling_context = context.ceiling(metric.uses_holdout)
+        ceiling_context = context.ceiling(metric.uses_holdout) if ceilings else None
         ceiling = None
         if ceiling_context is not None and metric.not_applicable(ceiling_context) is None:
             ceiling = metric.compute(real, synthetic, context=ceiling_context)
