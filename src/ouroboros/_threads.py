@@ -12,18 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def cores() -> int:
-    """Cores this process may run on."""
+    """Cores this process may use: those it may run on, capped by the BLAS thread limit in
+    force, so that a caller limiting BLAS (``OMP_NUM_THREADS``, ``threadpool_limits``, the
+    collapse lab's workers) limits these threads too."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    limits = [pool["num_threads"] for pool in threadpool_info() if pool.get("num_threads")]
+    return max(1, min([count, *limits]))
 
 
 def child_rngs(rng: np.random.Generator, count: int) -> list[np.random.Generator]:

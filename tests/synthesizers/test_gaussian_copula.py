@@ -59,3 +59,11 @@ def test_non_monotone_category_associations_survive(adult, model):
 
     floor = create("independent", seed=0).fit(adult).sample(20_000, seed=4)
     assert error(model.sample(20_000, seed=4)) < 0.5 * error(floor)
+
+
+def test_threads_follow_the_blas_limit_in_force():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        assert threads.cores() == 1
+    assert threads.cores() >= 1
