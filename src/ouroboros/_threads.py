@@ -39,8 +39,8 @@ def child_rngs(rng: np.random.Generator, count: int) -> list[np.random.Generator
 def thread_map(fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = True) -> list[R]:
     """``[fn(x) for x in items]``, on every core when ``parallel`` and there is more than
     one item; BLAS is kept to one thread meanwhile so that the cores are not oversubscribed."""
-    threads = min(len(items), cores()) if parallel else 1
-    if threads <= 1:
+    threads = min(len(items), cores()) if parallel and len(items) > 1 else 1
+    if threads == 1:
         return [fn(x) for x in items]
     with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
         return list(pool.map(fn, items))

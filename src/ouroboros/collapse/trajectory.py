@@ -133,6 +133,11 @@ def evaluate_sample(
     return rows
 
 
+def _ceilings(scores: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Metric -> real-vs-real ceiling, from a generation's scores."""
+    return {row["metric"]: row["ceiling"] for row in scores}
+
+
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
@@ -189,7 +194,7 @@ def run_trajectory(
     records = read_records(folder, generations)
     context = _Context(rule, pool, seed, holdout, table_schema, synthesizer, metrics, target)
     if records and records[0]["status"] == "ok":
-        context.ceilings = {r["metric"]: r["ceiling"] for r in records[0]["scores"]}
+        context.ceilings = _ceilings(records[0]["scores"])
     with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
         for generation in range(len(records), generations):
             record = _generation(generation, context, folder, samples)
@@ -292,7 +297,7 @@ def _generation(
             ceilings=ctx.ceilings,
         )
         if ctx.ceilings is None:
-            ctx.ceilings = {row["metric"]: row["ceiling"] for row in record["scores"]}
+            ctx.ceilings = _ceilings(record["scores"])
         seconds["evaluate"] = time.perf_counter() - clock
     except Exception as exc:  # a failed generation is a result, not a crash of the experiment
         record["status"] = "failed"

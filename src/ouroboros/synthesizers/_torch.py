@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ouroboros.errors import ConditionError, ParameterError, check_param
+from ouroboros.errors import ConditionError, ParameterError
 from ouroboros.transforms import OTHER
 
 #: rows pushed through a network at once when sampling or scoring (bounds memory)
@@ -321,54 +321,6 @@ class History:
             int(state.get("_best_epoch", -1)),
             float(state.get("_seconds", 0.0)),
         )
-
-
-def check_loop_params(model) -> None:
-    """Validate the hyper-parameters every neural generator shares."""
-    check_param(
-        "epochs",
-        model.epochs,
-        isinstance(model.epochs, int) and not isinstance(model.epochs, bool) and model.epochs >= 1,
-        "an integer >= 1",
-    )
-    check_param(
-        "batch_size",
-        model.batch_size,
-        isinstance(model.batch_size, int)
-        and not isinstance(model.batch_size, bool)
-        and model.batch_size >= 2,
-        "an integer >= 2",
-    )
-    check_param(
-        "time_budget",
-        model.time_budget,
-        model.time_budget is None
-        or (isinstance(model.time_budget, (int, float)) and model.time_budget > 0),
-        "None or a positive number of seconds",
-    )
-    check_param(
-        "early_stopping", model.early_stopping, isinstance(model.early_stopping, bool), "a bool"
-    )
-    check_param(
-        "patience",
-        model.patience,
-        isinstance(model.patience, int) and model.patience >= 1,
-        "an integer >= 1",
-    )
-    check_param(
-        "validation_fraction",
-        model.validation_fraction,
-        isinstance(model.validation_fraction, float) and 0 < model.validation_fraction < 0.5,
-        "a float in (0, 0.5)",
-    )
-    check_param("verbose", model.verbose, isinstance(model.verbose, bool), "a bool")
-    check_param(
-        "n_threads",
-        model.n_threads,
-        model.n_threads is None or (isinstance(model.n_threads, int) and model.n_threads >= 1),
-        "None or an integer >= 1",
-    )
-    resolve_device(model.device)
 
 
 def split_validation(

@@ -47,7 +47,29 @@ class NeuralSynthesizer(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        T.check_loop_params(self)
+        check_integers(self, ("epochs", "patience"), 1)
+        check_integers(self, ("batch_size",), 2)
+        check_param(
+            "time_budget",
+            self.time_budget,
+            self.time_budget is None
+            or (isinstance(self.time_budget, (int, float)) and self.time_budget > 0),
+            "None or a positive number of seconds",
+        )
+        check_bools(self, ("early_stopping", "verbose"))
+        check_param(
+            "validation_fraction",
+            self.validation_fraction,
+            isinstance(self.validation_fraction, float) and 0 < self.validation_fraction < 0.5,
+            "a float in (0, 0.5)",
+        )
+        check_param(
+            "n_threads",
+            self.n_threads,
+            self.n_threads is None or (isinstance(self.n_threads, int) and self.n_threads >= 1),
+            "None or an integer >= 1",
+        )
+        T.resolve_device(self.device)
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         with T.threads(self.n_threads):
