@@ -82,7 +82,8 @@ def test_generator_follows_its_condition_after_training():
     data = pd.DataFrame(
         {"group": group, "x": np.round([value[g] for g in group] + gen.normal(0, 1, n), 2)}
     )
-    model = CTGANSynthesizer(seed=0, epochs=40, batch_size=100).fit(data)
+    # log-frequency training conditions teach the generator its rare categories
+    model = CTGANSynthesizer(seed=0, epochs=40, batch_size=100, log_frequency=True).fit(data)
     fake = model._draw(
         1000, np.random.default_rng(0), fixed=(0, model.transformer_.encode_condition("group", "d"))
     )
@@ -113,6 +114,16 @@ def test_same_seed_same_weights_and_history(table):
     assert a.history_.values == b.history_.values
 
 
+def test_sampling_generator_is_the_moving_average_of_the_trained_one(table):
+    """With ``ema_decay=0`` the average is the last weights; otherwise it lags them."""
+    last = CTGANSynthesizer(seed=3, ema_decay=0.0, **FAST).fit(table)
+    averaged = CTGANSynthesizer(seed=3, ema_decay=0.9, **FAST).fit(table)
+    assert last.history_.values == averaged.history_.values  # the same training run
+    a, b = T.module_arrays(last.generator_), T.module_arrays(averaged.generator_)
+    assert not np.allclose(a["out.weight"], b["out.weight"])
+    assert np.array_equal(a["body.0.bn.running_mean"], b["body.0.bn.running_mean"])
+
+
 def test_model_file_keeps_history_and_condition_frequencies(fitted, tmp_path):
     back = load(fitted.save(tmp_path / "ctgan.ouro"))
     assert back.history_.values == fitted.history_.values
@@ -140,7 +151,14 @@ def test_table_without_categorical_columns():
 
 @pytest.mark.parametrize(
     "params",
-    [{"pac": 0}, {"batch_size": 5}, {"critic_lr": 0.0}, {"spectral_norm": "yes"}],
+    [
+        {"pac": 0},
+        {"batch_size": 3, "pac": 4},
+        {"critic_lr": 0.0},
+        {"spectral_norm": "yes"},
+        {"critic_dropout": 1.0},
+        {"ema_decay": -0.1},
+    ],
 )
 def test_bad_parameters_are_named(table, params):
     with pytest.raises(ParameterError, match=next(iter(params))):

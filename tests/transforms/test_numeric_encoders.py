@@ -85,6 +85,34 @@ def test_mode_encoder_covers_outliers_with_a_catch_all_mode(rng):
     np.testing.assert_allclose(encoder.inverse(block), values, atol=1e-7)
 
 
+def test_mode_encoder_gives_heavy_values_a_point_mode(rng):
+    values = np.concatenate([np.zeros(900), rng.lognormal(8, 1, 100)])
+    encoder = ModeEncoder().fit(values, rng)
+    zero = int(np.flatnonzero(encoder.means_ == 0)[0])
+    assert encoder.stds_[zero] == 0 and encoder.weights_[zero] == pytest.approx(0.9)
+    block = encoder.transform(values, rng)
+    assert (np.argmax(block[:900, 1:], axis=1) == zero).all()
+    assert (np.argmax(block[900:, 1:], axis=1) != zero).all()
+    np.testing.assert_allclose(encoder.inverse(block), values, rtol=1e-12)
+    # whatever scalar a generator puts beside the point mode, it decodes to the point
+    block[:900, 0] = rng.uniform(-1, 1, 900)
+    assert (encoder.inverse(block)[:900] == 0).all()
+
+
+def test_mode_encoder_of_point_values_only_sends_unseen_values_to_the_nearest(rng):
+    values = rng.choice([0.0, 1.0, 5.0], size=600)
+    encoder = ModeEncoder(point_share=0.1).fit(values, rng)
+    assert (encoder.stds_ == 0).sum() == 3
+    np.testing.assert_array_equal(encoder.inverse(encoder.transform(values, rng)), values)
+    np.testing.assert_array_equal(encoder.inverse(encoder.transform(np.array([0.4, 4.0]))), [0, 5])
+
+
+def test_mode_encoder_without_point_modes_matches_a_narrow_share():
+    values = np.random.default_rng(0).normal(0, 1, 2000).round(1)  # no value holds 5%
+    encoder = ModeEncoder().fit(values, np.random.default_rng(0))
+    assert (encoder.stds_ > 0).all()
+
+
 def test_mode_encoder_clips_unseen_values_to_a_band(rng):
     encoder = ModeEncoder().fit(rng.normal(0, 1, 500), rng)
     block = encoder.transform(np.array([1e6, -1e6]), rng)
@@ -143,6 +171,8 @@ def test_encoders_reject_bad_input(rng):
         QuantileEncoder().fit(np.array([]), rng)
     with pytest.raises(ParameterError, match="max_modes"):
         ModeEncoder(max_modes=0).fit(np.ones(3), rng)
+    with pytest.raises(ParameterError, match="point_share"):
+        ModeEncoder(point_share=0).fit(np.ones(3), rng)
     with pytest.raises(ParameterError, match="max_rows"):
         QuantileEncoder(max_rows=1).fit(np.ones(3), rng)
     encoder = StandardEncoder().fit(np.arange(4.0), rng)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,14 @@ def check_numbers(model: Synthesizer, names: Iterable[str], *, positive: bool) -
         check_param(name, value, ok, "a number > 0" if positive else "a number >= 0")
 
 
+def check_fractions(model: Synthesizer, names: Iterable[str]) -> None:
+    """Each named parameter is a number in [0, 1)."""
+    for name in names:
+        value = getattr(model, name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        check_param(name, value, number and 0 <= value < 1, "a number in [0, 1)")
+
+
 def check_bools(model: Synthesizer, names: Iterable[str]) -> None:
     for name in names:
         check_param(name, getattr(model, name), isinstance(getattr(model, name), bool), "a bool")
@@ -45,9 +53,15 @@ class NeuralSynthesizer(Synthesizer):
     through ``_draw_conditioned``, which may impose conditions on one-hot columns.
     """
 
+    #: whether ``epochs=None`` is allowed (the subclass then picks the count from the table)
+    auto_epochs: ClassVar[bool] = False
+
     def _check_params(self) -> None:
         super()._check_params()
-        check_integers(self, ("epochs", "patience"), 1)
+        if self.epochs is None and self.auto_epochs:
+            check_integers(self, ("patience",), 1)
+        else:
+            check_integers(self, ("epochs", "patience"), 1)
         check_integers(self, ("batch_size",), 2)
         check_param(
             "time_budget",

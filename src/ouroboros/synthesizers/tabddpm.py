@@ -25,7 +25,12 @@ from torch import nn
 from ouroboros.errors import check_param
 from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Tags
-from ouroboros.synthesizers.neural import NeuralSynthesizer, check_integers, check_numbers
+from ouroboros.synthesizers.neural import (
+    NeuralSynthesizer,
+    check_fractions,
+    check_integers,
+    check_numbers,
+)
 
 _EPS = 1e-12
 
@@ -173,12 +178,7 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         )
         check_numbers(self, ("learning_rate",), positive=True)
         check_numbers(self, ("weight_decay",), positive=False)
-        check_param(
-            "ema_decay",
-            self.ema_decay,
-            isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1,
-            "a number in [0, 1)",
-        )
+        check_fractions(self, ("ema_decay",))
 
     def _transformer_options(self) -> dict[str, Any]:
         return {"numeric": "quantile", "categorical": "onehot"}

@@ -235,6 +235,13 @@ class ModeEncoder(NumericEncoder):
     becomes a ``tanh`` scalar ``(x - mu_k) / (4 sigma_k)`` and a one-hot over
     modes, the mode drawn from the posterior in :meth:`transform`.
 
+    A single value held by at least ``point_share`` of the rows (the zeros of a
+    capital-gain column, the 40 of weekly hours) is a mode of its own with zero
+    width, as in the mixed-type encoder of Zhao et al. (2021, "CTAB-GAN: Effective
+    Table Data Synthesizing"): it decodes to exactly that value whatever the scalar,
+    where a narrow Gaussian mode would smear it into nearby values. The mixture is
+    fitted on the other values.
+
     To keep the round trip exact, the posterior is restricted to the modes whose
     4-sigma band holds the value, and the training values outside every band get
     one extra catch-all mode spanning them (it replaces the lightest mode when
@@ -248,9 +255,10 @@ class ModeEncoder(NumericEncoder):
     #: the mixture is fitted on at most this many groups of sorted values
     max_groups = 1024
 
-    def __init__(self, max_modes: int = 10, max_rows: int = 20_000):
+    def __init__(self, max_modes: int = 10, max_rows: int = 20_000, point_share: float = 0.05):
         self.max_modes = max_modes
         self.max_rows = max_rows
+        self.point_share = point_share
 
     def fit(self, values: np.ndarray, rng: np.random.Generator) -> ModeEncoder:
         check_param(
@@ -265,21 +273,50 @@ class ModeEncoder(NumericEncoder):
             isinstance(self.max_rows, int) and self.max_rows >= 2,
             "an integer >= 2",
         )
+        check_param(
+            "point_share",
+            self.point_share,
+            isinstance(self.point_share, (int, float)) and 0 < self.point_share <= 1,
+            "a number in (0, 1]",
+        )
         values = _check_values(values)
         if not len(values):
             raise DataError("cannot fit a numeric encoder on zero values")
         sample = _subsample(values, self.max_rows, rng)
-        center, scale = float(sample.mean()), float(sample.std())
-        n_distinct = len(np.unique(sample))
-        if scale == 0 or n_distinct < 2:
-            means, stds, weights = np.array([center]), np.array([1.0]), np.array([1.0])
-        else:
-            means, stds, weights = self._mixture(
-                (sample - center) / scale, min(self.max_modes, n_distinct), rng
-            )
-            means, stds = center + scale * means, scale * stds
-        self.means_, self.stds_, self.weights_ = self._cover(values, means, stds, weights)
+        points, shares = self._points(sample)
+        rest = sample[~np.isin(sample, points)]
+        means, stds, weights = np.zeros(0), np.zeros(0), np.zeros(0)
+        if len(rest):
+            center, scale = float(rest.mean()), float(rest.std())
+            n_distinct = len(np.unique(rest))
+            if scale == 0 or n_distinct < 2:
+                means, stds, weights = np.array([center]), np.array([1.0]), np.array([1.0])
+            else:
+                room = min(self.max_modes - len(points), n_distinct)
+                means, stds, weights = self._mixture((rest - center) / scale, room, rng)
+                means, stds = center + scale * means, scale * stds
+        continuous = ~np.isin(values, points)
+        if continuous.any():
+            limit = self.max_modes - len(points)
+            means, stds, weights = self._cover(values[continuous], means, stds, weights, limit)
+            weights = weights * max(1.0 - shares.sum(), 1e-6)
+        self.means_ = np.concatenate([points, means])
+        self.stds_ = np.concatenate([np.zeros(len(points)), stds])
+        weights = np.concatenate([shares, weights])
+        order = np.argsort(self.means_, kind="stable")
+        self.means_, self.stds_ = self.means_[order], self.stds_[order]
+        self.weights_ = weights[order] / weights.sum()
         return self
+
+    def _points(self, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The values holding at least ``point_share`` of the rows, heaviest first, and
+        their shares; one mode is always left for the other values."""
+        distinct, counts = np.unique(sample, return_counts=True)
+        shares = counts / len(sample)
+        heavy = np.argsort(-shares, kind="stable")
+        heavy = heavy[shares[heavy] >= self.point_share]
+        heavy = heavy[: self.max_modes - 1]
+        return distinct[heavy], shares[heavy]
 
     def _mixture(
         self, standardised: np.ndarray, n_components: int, rng: np.random.Generator
@@ -293,12 +330,18 @@ class ModeEncoder(NumericEncoder):
         return means[keep], stds[keep], weights[keep] / weights[keep].sum()
 
     def _cover(
-        self, values: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray
+        self,
+        values: np.ndarray,
+        means: np.ndarray,
+        stds: np.ndarray,
+        weights: np.ndarray,
+        limit: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Add a catch-all mode for the values outside every 4-sigma band."""
+        """Add a catch-all mode for the values outside every 4-sigma band, keeping at most
+        ``limit`` modes."""
         outside = ~self._covered(values, means, stds)
         if outside.any():
-            if len(means) >= self.max_modes:
+            if len(means) >= limit:
                 keep = np.arange(len(means)) != np.argmin(weights)
                 means, stds, weights = means[keep], stds[keep], weights[keep]
                 outside = ~self._covered(values, means, stds)
@@ -338,11 +381,20 @@ class ModeEncoder(NumericEncoder):
         self, values: np.ndarray, rng: np.random.Generator | None, block: np.ndarray
     ) -> None:
         # Modes x rows: reductions over modes become element-wise passes over rows.
-        inverse_width = 1.0 / (4.0 * self.stds_)
-        scaled = (values - self.means_[:, None]) * inverse_width[:, None]
-        covered = np.abs(scaled) <= 1.0
-        log_density = (np.log(self.weights_) - np.log(self.stds_))[:, None] - 8.0 * scaled**2
-        log_density = np.where(covered | ~covered.any(axis=0), log_density, -np.inf)
+        point = self.stds_ == 0
+        stds = np.where(point, 1.0, self.stds_)
+        inverse_width = np.where(point, 0.0, 1.0 / (4.0 * stds))
+        offset = values - self.means_[:, None]
+        if point.all():  # a value unseen in fitting goes to the nearest point
+            log_density = -(offset**2)
+        else:
+            scaled = offset * inverse_width[:, None]
+            covered = (np.abs(scaled) <= 1.0) & ~point[:, None]
+            fallback = ~covered.any(axis=0) & ~point[:, None]
+            log_density = (np.log(self.weights_) - np.log(stds))[:, None] - 8.0 * scaled**2
+            log_density = np.where(covered | fallback, log_density, -np.inf)
+        exact = point[:, None] & (offset == 0)
+        log_density = np.where(exact.any(axis=0), np.where(exact, 0.0, -np.inf), log_density)
         if rng is None:
             modes = np.argmax(log_density, axis=0)
         else:
@@ -373,6 +425,7 @@ class ModeEncoder(NumericEncoder):
             "type": self.name,
             "max_modes": self.max_modes,
             "max_rows": self.max_rows,
+            "point_share": self.point_share,
             "means": self.means_,
             "stds": self.stds_,
             "weights": self.weights_,
@@ -380,7 +433,11 @@ class ModeEncoder(NumericEncoder):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ModeEncoder:
-        encoder = cls(max_modes=int(state["max_modes"]), max_rows=int(state["max_rows"]))
+        encoder = cls(
+            max_modes=int(state["max_modes"]),
+            max_rows=int(state["max_rows"]),
+            **({"point_share": float(state["point_share"])} if "point_share" in state else {}),
+        )
         encoder.means_ = np.asarray(state["means"], dtype=np.float64)
         encoder.stds_ = np.asarray(state["stds"], dtype=np.float64)
         encoder.weights_ = np.asarray(state["weights"], dtype=np.float64)
