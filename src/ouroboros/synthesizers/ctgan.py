@@ -203,24 +203,26 @@ class _ConditionSampler:
 class CTGANSynthesizer(NeuralSynthesizer):
     """Conditional tabular GAN (Xu et al. 2019) with the PacGAN critic and WGAN-GP.
 
-    Defaults were chosen for quality per CPU second on Adult (``bench/quality.py``; 20
-    epochs, seed 0, SDMetrics quality) and differ from the paper's where that paid:
+    Defaults were chosen for quality per CPU second on Adult (``bench/quality.py``,
+    SDMetrics quality, 20 epochs, seed 0). Each step below kept the ones before it:
 
-    - the generator that samples is the moving average of the trained one (0.870 -> 0.909);
-    - no dropout in the critic (-> 0.915) and the feature-matching loss (-> 0.919);
-    - packs of 2 rows rather than 10 (-> 0.945; at 1,000-row batches, pac 10 scores 0.897
-      and pac 5 0.921);
-    - 1,000-row batches, which two threads run 1.5x faster per epoch (0.934; seeds 1 and 2:
-      0.912 and 0.937);
-    - training conditions drawn by frequency: the paper's log-frequency leaks into the
-      marginals (Adult's ">50K" share 0.40 instead of 0.24; quality 0.920 with it), but
-      teaches the generator to follow rare conditions (90% of rows drawn for a 4% category
-      have it, against 35%), so set ``log_frequency=True`` to sample rare categories;
-    - 20 epochs, and on small tables as many as 640 generator updates take (46 on
-      California housing), instead of 300.
+    - the paper's settings: 0.829; with the point modes of
+      :class:`~ouroboros.transforms.ModeEncoder`: 0.850;
+    - training conditions drawn by frequency rather than log-frequency: 0.870;
+    - sampling from the moving average of the generator's weights: 0.909;
+    - no dropout in the critic: 0.915; the feature-matching loss: 0.919;
+    - packs of 2 rows rather than 10: 0.945 (seed 1: 0.903);
+    - 1,000-row batches rather than 500, 1.5x faster per epoch on two threads: 0.934
+      (pac 10 then scores 0.897, pac 5 0.921);
+    - 64 noise dimensions and a 192-wide generator rather than 128 and 256, 10% faster:
+      0.935 on each of seeds 0, 1 and 2.
 
-    Together with the point modes of :class:`~ouroboros.transforms.ModeEncoder` (0.829 ->
-    0.850 at the paper's settings) that fits Adult in about 32 s on two cores.
+    That fits Adult in about 30 s on two cores. ``epochs=None`` trains 20 epochs, or on
+    small tables as many as 640 generator updates take (46 on California housing).
+    Log-frequency conditions (``log_frequency=True``) leak into the marginals (Adult's
+    ">50K" share 0.40 instead of 0.24; quality 0.920) but teach the generator to follow
+    rare conditions (90% of the rows drawn for a 4% category have it, against 35%): use
+    them to sample rare categories.
 
     Parameters
     ----------
@@ -268,8 +270,8 @@ class CTGANSynthesizer(NeuralSynthesizer):
         seed: int | None = None,
         epochs: int | None = None,
         batch_size: int = 1000,
-        embedding_dim: int = 128,
-        generator_width: int = 256,
+        embedding_dim: int = 64,
+        generator_width: int = 192,
         generator_layers: int = 2,
         critic_width: int = 256,
         critic_layers: int = 2,
