@@ -531,7 +531,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
                     )
                 return float(gap.abs())
 
-        epochs = self.epochs or max(20, -(-self.min_steps // steps))
+        epochs = max(20, -(-self.min_steps // steps)) if self.epochs is None else self.epochs
         settings = T.LoopSettings(
             epochs,
             self.batch_size,

@@ -58,10 +58,9 @@ class NeuralSynthesizer(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.epochs is None and self.auto_epochs:
-            check_integers(self, ("patience",), 1)
-        else:
-            check_integers(self, ("epochs", "patience"), 1)
+        if self.epochs is not None or not self.auto_epochs:
+            check_integers(self, ("epochs",), 1)
+        check_integers(self, ("patience",), 1)
         check_integers(self, ("batch_size",), 2)
         check_param(
             "time_budget",

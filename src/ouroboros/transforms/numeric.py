@@ -19,6 +19,8 @@ from ouroboros.transforms.mixture import dirichlet_process_mixture, group_values
 
 #: rows processed at once by the mode encoder (bounds its n x modes temporaries)
 _CHUNK = 131_072
+#: share of the rows from which one value is a point mode of the mode encoder
+POINT_SHARE = 0.05
 
 
 def _check_values(values: np.ndarray) -> np.ndarray:
@@ -255,7 +257,9 @@ class ModeEncoder(NumericEncoder):
     #: the mixture is fitted on at most this many groups of sorted values
     max_groups = 1024
 
-    def __init__(self, max_modes: int = 10, max_rows: int = 20_000, point_share: float = 0.05):
+    def __init__(
+        self, max_modes: int = 10, max_rows: int = 20_000, point_share: float = POINT_SHARE
+    ):
         self.max_modes = max_modes
         self.max_rows = max_rows
         self.point_share = point_share
@@ -284,6 +288,7 @@ class ModeEncoder(NumericEncoder):
             raise DataError("cannot fit a numeric encoder on zero values")
         sample = _subsample(values, self.max_rows, rng)
         points, shares = self._points(sample)
+        limit = self.max_modes - len(points)  # modes left for the other values
         rest = sample[~np.isin(sample, points)]
         means, stds, weights = np.zeros(0), np.zeros(0), np.zeros(0)
         if len(rest):
@@ -292,12 +297,11 @@ class ModeEncoder(NumericEncoder):
             if scale == 0 or n_distinct < 2:
                 means, stds, weights = np.array([center]), np.array([1.0]), np.array([1.0])
             else:
-                room = min(self.max_modes - len(points), n_distinct)
+                room = min(limit, n_distinct)
                 means, stds, weights = self._mixture((rest - center) / scale, room, rng)
                 means, stds = center + scale * means, scale * stds
         continuous = ~np.isin(values, points)
         if continuous.any():
-            limit = self.max_modes - len(points)
             means, stds, weights = self._cover(values[continuous], means, stds, weights, limit)
             weights = weights * max(1.0 - shares.sum(), 1e-6)
         self.means_ = np.concatenate([points, means])
@@ -436,7 +440,7 @@ class ModeEncoder(NumericEncoder):
         encoder = cls(
             max_modes=int(state["max_modes"]),
             max_rows=int(state["max_rows"]),
-            **({"point_share": float(state["point_share"])} if "point_share" in state else {}),
+            point_share=float(state.get("point_share", POINT_SHARE)),
         )
         encoder.means_ = np.asarray(state["means"], dtype=np.float64)
         encoder.stds_ = np.asarray(state["stds"], dtype=np.float64)
