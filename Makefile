@@ -43,9 +43,13 @@ test: install browser lint
 clean:
 	rm -rf $(VENV) ouro-demo .pytest_cache .ruff_cache
 
-# A separate environment holding the peers (SDV, SDMetrics) for the benchmarks;
-# never a dependency of the project.
+# A separate environment holding the peers (SDV, SDMetrics, MOSTLY AI's TabularARGN) for
+# the benchmarks, in the ignored folder bench/.venv-sdv; never a dependency of the project.
+# torchvision, which transformers pulls in, does not match the CPU torch and breaks the
+# engine's import, so it is removed.
 bench-env:
 	test -x bench/.venv-sdv/bin/python || $(PYTHON) -m venv bench/.venv-sdv
 	bench/.venv-sdv/bin/python -m pip install -q torch==2.13.0
-	bench/.venv-sdv/bin/python -m pip install -q "sdv==2.0.0" "sdmetrics==0.32.0" pyarrow
+	bench/.venv-sdv/bin/python -m pip install -q "sdv==2.0.0" "sdmetrics==0.32.0" pyarrow \
+		"mostlyai-engine==2.7.3"
+	bench/.venv-sdv/bin/python -m pip uninstall -q -y torchvision

@@ -91,7 +91,7 @@ def screen(real, holdout) -> list[dict]:
 
     rows = []
     for name, params in CANDIDATES.items():
-        if name not in synthesizers.list():
+        if name not in synthesizers.names():
             continue
         started = time.perf_counter()
         model = synthesizers.create(name, seed=0, **params).fit(real)

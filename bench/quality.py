@@ -1,4 +1,4 @@
-"""Quality benchmark: our generators beside SDV's, on Adult and California housing.
+"""Quality benchmark: our generators beside SDV's and MOSTLY AI's, on Adult and California housing.
 
 For every (dataset, generator) pair: fit time (wall and CPU seconds), sampling time, peak memory
 (resident set of the worker process); SDMetrics' ``QualityReport`` score with its column-shape
@@ -7,7 +7,10 @@ and column-pair parts (the peer's own judge); a classifier two-sample test (grad
 utility on the target; the share of synthetic rows that copy a training row exactly. The ceiling
 row scores the real test set as if it were synthetic.
 
-SDV and SDMetrics are never project dependencies: they run in the peer interpreter
+The peers are SDV's three generators and MOSTLY AI's TabularARGN (``mostlyai-engine``; Tiwald
+et al. 2025), at its defaults (``mostly_argn``) and with its training capped at the wall time
+our ``argn`` took (``mostly_argn_capped``; run ``argn`` first). Peers and SDMetrics are never
+project dependencies: they run in the peer interpreter
 (``OURO_BENCH_PYTHON`` or ``bench/.venv-sdv``, see ``bench/peers.py``) as subprocesses of this
 script, exchanging CSV files in a work folder. Each fit runs in its own worker process so
 that time and memory are its own; finished fits are reused with ``--reuse``.
@@ -32,8 +35,10 @@ from peers import peer_python
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "datasets"
 
-OURS = ["gaussian_copula", "ctgan", "tvae", "tabddpm"]
-PEERS = ["sdv_gaussian_copula", "sdv_ctgan", "sdv_tvae"]
+OURS = ["gaussian_copula", "ctgan", "tvae", "tabddpm", "argn"]
+PEERS = ["sdv_gaussian_copula", "sdv_ctgan", "sdv_tvae", "mostly_argn", "mostly_argn_capped"]
+#: MOSTLY AI's TabularARGN trained no longer than our ``argn`` took (equal training time)
+CAPPED_TO = "argn"
 CEILING = "real_test"
 DATASETS = {
     "adult": {"file": "adult.csv.gz", "target": "income", "task": "classification"},
@@ -115,6 +120,13 @@ def worker_fit(args) -> None:
         options = {} if args.generator == "sdv_gaussian_copula" else {"enable_gpu": args.gpu}
         model = classes[args.generator](metadata, **options)
         model.fit({"t": train})
+    elif args.generator.startswith("mostly_"):
+        from mostlyai.engine import TabularARGN
+
+        cap = {"max_training_time": args.max_minutes} if args.max_minutes else {}
+        device = {"device": "cuda" if args.gpu else "cpu"}
+        model = TabularARGN(random_state=args.seed, workspace_dir=args.workspace, **cap, **device)
+        model.fit(train)
     else:
         from ouroboros import synthesizers
 
@@ -127,6 +139,8 @@ def worker_fit(args) -> None:
     wall0 = time.perf_counter()
     if args.generator.startswith("sdv_"):
         synth = model.sample(num_rows=len(train))["t"]
+    elif args.generator.startswith("mostly_"):
+        synth = model.sample(n_samples=len(train))
     else:
         synth = model.sample(len(train), seed=args.seed + 1)
     sample_wall = time.perf_counter() - wall0
@@ -266,8 +280,15 @@ def run_fit(
         done = json.loads(res.read_text())
         if done.get("threads") == threads and done.get("gpu", False) == gpu:
             return done
-    python = peer_python() if gen.startswith("sdv_") else sys.executable
+    python = peer_python() if gen.startswith(("sdv_", "mostly_")) else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "_fit", "--generator", gen]
+    if gen.startswith("mostly_"):
+        cmd += ["--workspace", str(folder / f"{gen}.workspace")]
+    if gen == "mostly_argn_capped":
+        ours = folder / f"{CAPPED_TO}.fit.json"
+        if not ours.exists():
+            sys.exit(f"{gen} needs {CAPPED_TO}'s fit time: run {CAPPED_TO} first")
+        cmd += ["--max-minutes", str(json.loads(ours.read_text())["fit_s"] / 60.0)]
     cmd += ["--train", str(folder / "train.csv"), "--out", str(out), "--result", str(res)]
     cmd += ["--seed", str(seed), "--threads", str(threads)] + (["--gpu"] if gpu else [])
     print(f"[{dataset}] fitting {gen} ...", flush=True)
@@ -423,6 +444,8 @@ def main(argv: list[str] | None = None) -> None:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--threads", type=int, default=0)
     fit.add_argument("--gpu", action="store_true")
+    fit.add_argument("--workspace", default=None)
+    fit.add_argument("--max-minutes", type=float, default=None)
     qual = sub.add_parser("_quality")
     qual.add_argument("--real", required=True)
     qual.add_argument("--synth", required=True)

@@ -11,6 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from ouroboros.cli.sweep import register
+from ouroboros.collapse import CollapseResult
+from ouroboros.collapse.result import CHECKPOINTS, LAYOUT
 from ouroboros.errors import CollapseError, ParameterError
 from ouroboros.runners import LocalRunner, Resources
 from ouroboros.store import open_store
@@ -112,6 +114,104 @@ def test_every_problem_is_reported_at_once(tmp_path):
         _config(tmp_path, "name = ")
 
 
+VALID = {
+    "generations": 2,
+    "strategies": ["replace"],
+    "datasets": [{"builtin": "adult"}],
+    "synthesizers": [{"name": "independent"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "parameter", "allowed"),
+    [
+        ({"generations": 0}, "sweep", "generations", "an integer >= 1"),
+        ({"generations": True}, "sweep", "generations", "an integer >= 1"),
+        ({"seeds": [1, 1]}, "sweep", "seeds", "a count >= 1 or a list of distinct"),
+        ({"seeds": 0}, "sweep", "seeds", "a count >= 1"),
+        ({"strategies": []}, "sweep", "strategies", "a list of strategy specs"),
+        ({"holdout": 1.5}, "sweep", "holdout", "a fraction in (0, 1)"),
+        ({"sample_size": 1}, "sweep", "sample_size", "an integer >= 2"),
+        ({"metrics": "tail_kept"}, "sweep", "metrics", "a non-empty list of metric names"),
+        ({"seed": -1}, "sweep", "seed", "an integer >= 0"),
+        ({"output": 3}, "sweep", "output", "a folder path"),
+        ({"store": ""}, "sweep", "store", "a store URL"),
+        ({"reports": "yes"}, "sweep", "reports", "true or false"),
+        ({"name": ""}, "sweep", "name", "a non-empty string"),
+        ({"datasets": []}, "sweep", "datasets", "a non-empty list of [[datasets]] tables"),
+        ({"synthesizers": {}}, "sweep", "synthesizers", "a non-empty list of [[synth"),
+        ({"runner": []}, "sweep", "runner", "a [runner] table"),
+        ({"runner": {"name": "slurm"}}, "[runner]", "name", "'local' or 'ray'"),
+        ({"runner": {"workers": 0}}, "[runner]", "workers", "an integer >= 1"),
+        ({"runner": {"max_retries": -2}}, "[runner]", "max_retries", "an integer >= 0"),
+        ({"runner": {"address": 5}}, "[runner]", "address", "a Ray address"),
+        (
+            {"datasets": [{"builtin": "adult", "rows": 2}]},
+            "[[datasets]] #1",
+            "rows",
+            "an integer >= 4",
+        ),
+        (
+            {"datasets": [{"builtin": "adult", "drop": "x"}]},
+            "[[datasets]] #1",
+            "drop",
+            "a list of column names",
+        ),
+        (
+            {"datasets": [{"builtin": "adult", "target": 1}]},
+            "[[datasets]] #1",
+            "target",
+            "a column name",
+        ),
+        ({"datasets": [{"builtin": 7}]}, "[[datasets]] #1", "builtin", "the name of a bundled"),
+        ({"datasets": [{"builtin": "nope"}]}, "[[datasets]] #1", "builtin", "the name of a bundl"),
+        ({"synthesizers": [{"name": 3}]}, "[[synthesizers]] #1", "name", "a generator name"),
+        ({"synthesizers": [{}]}, "[[synthesizers]] #1", "name", "a generator name"),
+        (
+            {"synthesizers": [{"name": "independent", "params": 3}]},
+            "[[synthesizers]] #1",
+            "params",
+            "a table of hyper-parameters",
+        ),
+        (
+            {"synthesizers": [{"name": "independent", "gpus": -1}]},
+            "[[synthesizers]] #1",
+            "gpus",
+            "a number >= 0",
+        ),
+    ],
+)
+def test_each_bad_value_names_its_parameter(change, where, parameter, allowed):
+    data = {**VALID, **change}
+    with pytest.raises(ParameterError) as info:
+        SweepConfig.from_dict(data)
+    message = str(info.value)
+    assert "1 problem(s)" in message
+    assert f"{where} parameter '{parameter}' must be {allowed}" in message
+    given = next(iter(change.values()))
+    if where == "[runner]":
+        given = given[parameter]
+    elif where != "sweep":
+        given = given[0].get(parameter, "missing")
+    assert ("it is missing" if given == "missing" else f"got {given!r}") in message
+
+
+def test_the_constraint_table_drives_the_defaults_and_unknown_keys():
+    from ouroboros.sweep.config import RUNNER, SWEEP
+
+    config = SweepConfig.from_dict(VALID, source="grid.toml")
+    assert (config.name, config.seeds, config.holdout, config.reports) == ("grid", (0,), 0.3, True)
+    assert config.sample_size is None and config.metrics is None and config.runner == {}
+    assert {c.key for c in SWEEP} >= {"generations", "strategies", "runner"}
+    assert [c.key for c in RUNNER] == ["name", "workers", "address", "max_retries"]
+    with pytest.raises(ParameterError) as info:
+        SweepConfig.from_dict({"strategies": ["replace"], "runner": {"colour": 1}})
+    message = str(info.value)
+    assert "sweep parameter 'generations' must be an integer >= 1; it is missing" in message
+    assert "[runner]: unknown keys ['colour']" in message
+    assert "sweep parameter 'datasets'" in message and "4 problem(s)" in message
+
+
 def test_a_sweep_fills_the_store(tmp_path):
     config = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 'runs.db'}"
@@ -135,8 +235,13 @@ def test_a_sweep_fills_the_store(tmp_path):
         mixed = provenance[(provenance["strategy"] == "mix:0.5") & (provenance["generation"] == 1)]
         assert set(mixed["source"]) == {"real", "synthetic"}
         artifacts = store.artifacts(child.id)
-        assert {"results", "report", "checkpoints"} <= set(artifacts)
+        assert set(artifacts) == {*LAYOUT, CHECKPOINTS}
         assert Path(artifacts["report"]).is_file() and Path(artifacts["results"]).is_file()
+        # the result folder `ouro collapse -o` writes (tests/collapse/test_collapse_cli.py)
+        folder = Path(artifacts["results"]).parent
+        assert sorted(p.name for p in folder.iterdir()) == sorted([*LAYOUT.values(), CHECKPOINTS])
+        saved = CollapseResult.load(folder)
+        pd.testing.assert_frame_equal(saved.table, expected)
 
 
 def test_a_sweep_resumes_from_its_checkpoints(tmp_path):

@@ -1,5 +1,9 @@
 """Reading tables from CSV or Parquet, and writing any output atomically.
 
+A CSV file's dialect (delimiter, decimal mark) is sniffed on reading and
+returned as a :class:`CsvFormat` by :func:`read_table_format`;
+:func:`write_table` accepts it, so output is written the way the input was.
+
 Every writer goes through :func:`atomic_path`: the bytes land in a temporary file
 in the target folder, which is renamed onto the target only once complete, so a
 crash never leaves a half-written file and an existing file is only ever replaced
@@ -14,16 +18,49 @@ import gzip
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ouroboros.errors import FileFormatError, ParameterError
+from ouroboros.values import is_comma_decimal
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file writes its cells: the field delimiter and the decimal mark."""
+
+    delimiter: str = ","
+    decimal: str = "."
+
+    def __post_init__(self) -> None:
+        if self.delimiter == self.decimal or len(self.decimal) != 1 or not self.delimiter:
+            raise ParameterError(
+                f"CSV delimiter {self.delimiter!r} and decimal mark {self.decimal!r} must be "
+                "single, different characters"
+            )
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> CsvFormat | None:
+        """The format saved by :meth:`to_dict` (None stays None)."""
+        if data is None:
+            return None
+        try:
+            return cls(delimiter=str(data["delimiter"]), decimal=str(data["decimal"]))
+        except (KeyError, TypeError) as exc:
+            raise ParameterError(
+                f"a CSV format needs 'delimiter' and 'decimal'; got {data!r}"
+            ) from exc
 
 
 def _suffix(path: Path) -> str:
@@ -96,12 +133,22 @@ def _sniff_delimiter(path: Path, compressed: bool) -> str:
 
 
 def read_table(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
-    """Read a CSV (delimiter sniffed, optionally gzipped) or Parquet file.
+    """Read a CSV (dialect sniffed, optionally gzipped) or Parquet file.
+
+    See :func:`read_table_format`, which also returns the CSV dialect.
+    """
+    return read_table_format(path, **kwargs)[0]
+
+
+def read_table_format(path: str | os.PathLike, **kwargs) -> tuple[pd.DataFrame, CsvFormat | None]:
+    """Read a table and the :class:`CsvFormat` of a CSV file (None for Parquet).
 
     The format is taken from the file's content (Parquet and gzip magic bytes),
     falling back to the suffix; anything else raises :class:`FileFormatError`.
-    Extra keyword arguments go to :func:`pandas.read_csv` or
-    :func:`pandas.read_parquet`.
+    The delimiter is sniffed; with a delimiter other than a comma, text columns
+    whose values are all decimal-comma numbers (``76,29``) become numbers and
+    the decimal mark is ``","``. Extra keyword arguments go to
+    :func:`pandas.read_csv` or :func:`pandas.read_parquet`.
     """
     path = Path(path)
     if not path.exists():
@@ -115,22 +162,34 @@ def read_table(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
         raise PermissionError(f"cannot read {str(path)!r}: permission denied") from exc
     if magic == _PARQUET_MAGIC:
         try:
-            return pd.read_parquet(path, **kwargs)
+            return pd.read_parquet(path, **kwargs), None
         except Exception as exc:  # pyarrow raises several unrelated types
             raise FileFormatError(f"{str(path)!r} is not a readable Parquet file: {exc}") from exc
     compressed = magic[:2] == _GZIP_MAGIC
     if _suffix(path) in PARQUET_SUFFIXES:
         raise FileFormatError(f"{str(path)!r} has a Parquet suffix but is not a Parquet file")
     _reject_binary(path, compressed)
-    delimiter = _sniff_delimiter(path, compressed)
+    delimiter = kwargs.pop("sep", None) or _sniff_delimiter(path, compressed)
     try:
-        return pd.read_csv(
+        data = pd.read_csv(
             path, sep=delimiter, compression="gzip" if compressed else None, **kwargs
         )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise FileFormatError(
             f"{str(path)!r} is neither a readable CSV nor a Parquet file: {exc}"
         ) from exc
+    decimal = kwargs.get("decimal", ".")
+    if delimiter != "," and "decimal" not in kwargs:
+        decimal = _read_decimal_commas(data)
+    return data, CsvFormat(delimiter=delimiter, decimal=decimal)
+
+
+def _read_decimal_commas(data: pd.DataFrame) -> str:
+    """Turn decimal-comma text columns into numbers in place; the decimal mark found."""
+    columns = [name for name in data.columns if is_comma_decimal(data[name])]
+    for name in columns:
+        data[name] = pd.to_numeric(data[name].str.replace(",", ".", regex=False))
+    return "," if columns else "."
 
 
 def _reject_binary(path: Path, compressed: bool) -> None:
@@ -147,8 +206,14 @@ def _reject_binary(path: Path, compressed: bool) -> None:
         )
 
 
-def write_table(data: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``data`` as CSV or Parquet, chosen by the suffix, atomically."""
+def write_table(
+    data: pd.DataFrame, path: str | os.PathLike, csv_format: CsvFormat | None = None
+) -> Path:
+    """Write ``data`` as CSV or Parquet, chosen by the suffix, atomically.
+
+    A CSV is written with ``csv_format``'s delimiter (a ``.tsv`` file always
+    with tabs) and decimal mark; by default with commas and decimal points.
+    """
     path = Path(path)
     suffix = _suffix(path)
     if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
@@ -159,7 +224,8 @@ def write_table(data: pd.DataFrame, path: str | os.PathLike) -> Path:
         if suffix in PARQUET_SUFFIXES:
             data.to_parquet(tmp, index=False)
         else:
-            sep = "\t" if suffix.startswith(".tsv") else ","
+            fmt = csv_format or CsvFormat()
+            sep = "\t" if suffix.startswith(".tsv") else fmt.delimiter
             compression = "gzip" if suffix.endswith(".gz") else None
-            data.to_csv(tmp, index=False, sep=sep, compression=compression)
+            data.to_csv(tmp, index=False, sep=sep, decimal=fmt.decimal, compression=compression)
     return path

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import string
-import warnings
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 
 from ouroboros.errors import DataError, SchemaError
 from ouroboros.io import atomic_write_text
+from ouroboros.values import datetime_seconds, guess_datetime_format, unparsed_kind
 
 SCHEMA_VERSION = 1
 MAX_PRECISION = 10
@@ -31,25 +31,6 @@ MAX_PRECISION = 10
 CATEGORICAL_INTEGER_MAX = 10
 #: columns of fewer rows are never taken for identifiers
 IDENTIFIER_MIN_ROWS = 10
-
-_DATETIME_FORMATS = (
-    "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%dT%H:%M:%S.%fZ",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%Y%m%d",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M",
-    "%Y-%m",
-)
 
 
 class ColumnKind(str, Enum):
@@ -64,7 +45,6 @@ class ColumnKind(str, Enum):
 
 
 NUMERIC_KINDS = (ColumnKind.CONTINUOUS, ColumnKind.INTEGER, ColumnKind.DATETIME)
-MODELLED_KINDS = NUMERIC_KINDS + (ColumnKind.CATEGORICAL,)
 
 
 @dataclass
@@ -73,7 +53,9 @@ class ColumnSchema:
 
     ``min``/``max`` are numbers for numeric kinds and ISO strings for datetimes;
     ``categories``/``frequencies`` exclude missing values; ``identifier`` holds
-    the shape used to regenerate fresh identifiers; ``value`` the constant.
+    the shape used to regenerate fresh identifiers; ``value`` the constant;
+    ``note`` what the user should know (text that looks like dates or numbers
+    but is regenerated as random identifiers).
     """
 
     name: str
@@ -89,6 +71,7 @@ class ColumnSchema:
     timezone: str | None = None
     identifier: dict[str, Any] | None = None
     value: Any = None
+    note: str | None = None
 
     @property
     def has_missing(self) -> bool:
@@ -121,15 +104,8 @@ class ColumnSchema:
     def numeric_bounds(self) -> tuple[float, float]:
         """``(min, max)`` as floats (datetimes as UTC seconds since the epoch)."""
         if self.kind is ColumnKind.DATETIME:
-            return (_datetime_seconds(self.min), _datetime_seconds(self.max))
+            return (datetime_seconds(self.min), datetime_seconds(self.max))
         return (float(self.min), float(self.max))
-
-
-def _datetime_seconds(iso: str) -> float:
-    stamp = pd.Timestamp(iso)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return (stamp - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
 
 
 @dataclass
@@ -204,7 +180,9 @@ class Schema:
         self.validate(data)
         kinds = {c.name: c.kind for c in self.columns}
         formats = {c.name: c.datetime_format for c in self.columns if c.datetime_format}
-        return Schema.detect(data[self.names], kinds=kinds, formats=formats)
+        schema = Schema.detect(data[self.names], kinds=kinds, formats=formats)
+        schema.extras = dict(self.extras)
+        return schema
 
     # ------------------------------------------------------------ validation
     def validate(self, data: pd.DataFrame) -> None:
@@ -365,24 +343,6 @@ def _mixed_types(values: pd.Series) -> bool:
     return bool(numeric) and bool(text)
 
 
-def _guess_datetime_format(values: pd.Series, fmt: str | None) -> str | None:
-    """A strftime format that parses every value and prints it back unchanged."""
-    sample = values.iloc[:2000].astype(str)
-    candidates = (fmt,) if fmt else _DATETIME_FORMATS
-    for candidate in candidates:
-        try:
-            parsed = pd.to_datetime(sample, format=candidate)
-        except (ValueError, TypeError):
-            continue
-        if (parsed.dt.strftime(candidate) == sample).all():
-            try:
-                pd.to_datetime(values.astype(str), format=candidate)
-            except (ValueError, TypeError):
-                continue
-            return candidate
-    return None
-
-
 def _identifier_shape(values: pd.Series) -> dict[str, Any]:
     if pd.api.types.is_integer_dtype(values.dtype):
         return {"type": "integer", "min": int(values.min()), "max": int(values.max())}
@@ -407,6 +367,27 @@ def _identifier_shape(values: pd.Series) -> dict[str, Any]:
         "alphabet": alphabet,
         "length": int(lengths.mode().iloc[0]) if len(lengths) else 8,
     }
+
+
+def _identifier_note(present: pd.Series) -> str | None:
+    """What to do when unique text looks like dates or numbers that could not be read."""
+    if pd.api.types.is_numeric_dtype(present.dtype):
+        return None
+    found = unparsed_kind(present)
+    if found is None:
+        return None
+    kind, example = found
+    fix = (
+        "set its kind to 'datetime' and its 'datetime_format' in the schema "
+        "(e.g. '%d/%m/%Y'), or write the dates in one format such as 2024-12-31"
+        if kind == "dates"
+        else "write them as plain numbers (no currency, percent or thousands marks), "
+        "e.g. with pd.to_numeric after removing the marks"
+    )
+    return (
+        f"values look like {kind} (e.g. {example!r}) but could not be read as {kind}, "
+        f"so they are regenerated as random text; {fix}"
+    )
 
 
 def detect_column(
@@ -444,6 +425,7 @@ def detect_column(
         return info
     if kind is ColumnKind.IDENTIFIER:
         info.identifier = _identifier_shape(present)
+        info.note = _identifier_note(present)
         return info
     if kind is ColumnKind.CATEGORICAL:
         counts = present.value_counts(sort=True)
@@ -494,7 +476,7 @@ def _detect_kind(values: pd.Series, present: pd.Series, fmt: str | None) -> Colu
         if n_unique <= CATEGORICAL_INTEGER_MAX:
             return ColumnKind.CATEGORICAL
         return ColumnKind.INTEGER
-    if _guess_datetime_format(present, fmt) is not None:
+    if guess_datetime_format(present, fmt) is not None:
         return ColumnKind.DATETIME
     if unique_per_row:
         return ColumnKind.IDENTIFIER
@@ -509,7 +491,7 @@ def _datetime_info(
         tz = getattr(values.dtype, "tz", None)
         info.timezone = str(tz) if tz is not None else None
     else:
-        info.datetime_format = _guess_datetime_format(present, fmt)
+        info.datetime_format = guess_datetime_format(present, fmt)
         if info.datetime_format is None:
             raise DataError(
                 f"column {info.name!r} is set to datetime but its values do not share one "
@@ -548,10 +530,3 @@ def _column_problem(column: ColumnSchema, values: pd.Series) -> str | None:
                 f"{column.datetime_format!r}"
             )
     return None
-
-
-def warn_dropped(columns: list[str], why: str) -> None:
-    """Tell the user columns were left out of modelling."""
-    from ouroboros.errors import DataWarning
-
-    warnings.warn(f"columns {columns} {why}", DataWarning, stacklevel=3)

@@ -2,29 +2,27 @@
 
 What ``ouro demo`` prints and writes to ``summary.txt``: for each column its
 kind, a one-line description of the real and the synthetic values, and a
-similarity in [0, 1] (the complement of the Kolmogorov-Smirnov statistic for
-numeric columns, of the total-variation distance for categorical ones).
+similarity in [0, 1]: the fidelity metrics ``ks_complement`` (numeric and
+datetime columns) and ``tv_complement`` (categorical columns) of
+:mod:`ouroboros.metrics.fidelity`, computed on one shared evaluation context.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
-from ouroboros.schema import ColumnKind, Schema
-
-
-def _numeric(values: pd.Series, info) -> np.ndarray:
-    if info.kind is ColumnKind.DATETIME:
-        stamps = pd.to_datetime(values, format=info.datetime_format, errors="coerce")
-        return stamps.dropna().astype("int64").to_numpy(dtype=float)
-    return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+from ouroboros.metrics.context import EvaluationContext
+from ouroboros.metrics.fidelity import KSComplement, TVComplement
+from ouroboros.schema import NUMERIC_KINDS, ColumnKind, Schema
 
 
-def _describe_numeric(x: np.ndarray) -> str:
+def _describe_numeric(x: np.ndarray, dates: bool) -> str:
     if len(x) == 0:
         return "all missing"
+    if dates:
+        low, middle, high = pd.to_datetime(np.quantile(x, [0, 0.5, 1]), unit="s")
+        return f"median {middle:%Y-%m-%d}, [{low:%Y-%m-%d}, {high:%Y-%m-%d}]"
     return f"mean {np.mean(x):.4g}, sd {np.std(x):.3g}, [{np.min(x):.4g}, {np.max(x):.4g}]"
 
 
@@ -33,8 +31,26 @@ def _describe_categorical(values: pd.Series) -> str:
     return ", ".join(f"{k}: {v:.0%}" for k, v in shares.items())
 
 
+def _context(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema
+) -> tuple[EvaluationContext | None, dict[str, float]]:
+    """The shared encoding and the similarity of every numeric and categorical column."""
+    if not any(c.kind in (*NUMERIC_KINDS, ColumnKind.CATEGORICAL) for c in schema.columns):
+        return None, {}
+    context = EvaluationContext(real, synthetic, schema=schema)
+    similarity: dict[str, float] = {}
+    for metric, columns in (
+        (KSComplement(), context.numeric_columns),
+        (TVComplement(), context.categorical_columns),
+    ):
+        if columns:
+            similarity.update(metric.compute(real, synthetic, context=context).rows)
+    return context, similarity
+
+
 def compare_columns(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """One row per column: kind, real, synthetic, missing rates and similarity."""
+    context, similarity = _context(real, synthetic, schema)
     rows = []
     for info in schema.columns:
         r, s = real[info.name], synthetic[info.name]
@@ -44,20 +60,16 @@ def compare_columns(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema)
             "missing real": float(r.isna().mean()),
             "missing synthetic": float(s.isna().mean()),
         }
-        if info.kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER, ColumnKind.DATETIME):
-            x, y = _numeric(r, info), _numeric(s, info)
-            row["real"], row["synthetic"] = _describe_numeric(x), _describe_numeric(y)
-            row["similarity"] = 1 - ks_2samp(x, y).statistic if len(x) and len(y) else np.nan
+        if info.kind in NUMERIC_KINDS:
+            dates = info.kind is ColumnKind.DATETIME
+            row["real"] = _describe_numeric(context.real.sorted(info.name), dates)
+            row["synthetic"] = _describe_numeric(context.synthetic.sorted(info.name), dates)
         elif info.kind is ColumnKind.CATEGORICAL:
-            p = r.value_counts(normalize=True, dropna=False)
-            q = s.value_counts(normalize=True, dropna=False)
-            p, q = p.align(q, fill_value=0.0)
             row["real"], row["synthetic"] = _describe_categorical(r), _describe_categorical(s)
-            row["similarity"] = 1 - 0.5 * float(np.abs(p - q).sum())
         else:
             row["real"] = f"{info.kind.value}, not modelled"
             row["synthetic"] = "unique" if s.is_unique else f"{s.nunique()} distinct"
-            row["similarity"] = np.nan
+        row["similarity"] = similarity.get(info.name, np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 

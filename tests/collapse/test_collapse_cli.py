@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ouroboros.cli import app
 from ouroboros.collapse import CollapseResult
+from ouroboros.collapse.result import CHECKPOINTS, LAYOUT
 from ouroboros.errors import CollapseError, ParameterError
 
 runner = CliRunner()
@@ -61,6 +62,9 @@ def test_collapse_writes_results_checkpoints_and_report(data, tmp_path):
     assert "replace:" in result.output and "mix:0.5:" in result.output
     for name in ("results.parquet", "provenance.parquet", "generations.parquet", "report.html"):
         assert (out / name).is_file()
+    # the layout a sweep writes per cell (tests/test_sweep.py checks the same)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*LAYOUT.values(), CHECKPOINTS])
+    assert CollapseResult.load(out).config["seeds"] == [0, 7]
     assert (out / "checkpoints" / "mix-0.5" / "seed-7" / "gen-001" / "record.json").is_file()
     saved = CollapseResult.read_parquet(out / "results.parquet")
     assert sorted(saved.table["seed"].unique()) == [0, 7]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,10 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ouroboros.collapse import CollapseExperiment, CollapseResult, default_metrics
+from ouroboros.collapse import (
+    CollapseExperiment,
+    CollapseResult,
+    GenerationRecord,
+    Plan,
+    default_metrics,
+)
 from ouroboros.collapse.experiment import trajectory_dir
-from ouroboros.collapse.trajectory import RECORD, generation_dir
-from ouroboros.errors import CollapseError, DataError, ParameterError
+from ouroboros.collapse.result import LAYOUT
+from ouroboros.collapse.trajectory import RECORD, generation_dir, read_records
+from ouroboros.errors import CollapseError, DataError, FileFormatError, ParameterError
 from ouroboros.synthesizers.independent import IndependentSynthesizer
 
 METRICS = ["tail_kept", "category_coverage", "ks_complement"]
@@ -215,7 +223,67 @@ def test_a_failed_generation_is_recorded_and_the_rest_goes_on(table, tmp_path):
 
 def test_fresh_gets_a_smaller_default_size(table):
     plan = experiment(table, strategy="fresh:0.5,replace", generations=3).plan()
-    assert plan["size"] == 90  # 180 real rows = 90 + 2 generations x 45 new rows
+    assert plan.sample_size == 90  # 180 real rows = 90 + 2 generations x 45 new rows
+
+
+def test_the_plan_is_typed_and_frozen(table):
+    plan = experiment(table, strategy="mix:0.5,replace", seeds=[4, 2]).plan()
+    assert isinstance(plan, Plan)
+    assert [s.spec for s in plan.strategies] == ["mix:0.5", "replace"]
+    assert plan.seeds == (4, 2) and plan.generations == 3 and plan.metrics == tuple(METRICS)
+    assert len(plan.train) == 180 and len(plan.holdout) == 60
+    assert plan.synthesizer == {"cls": "independent", "params": {}}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.sample_size = 3
+    config = plan.config()
+    assert config["strategies"] == ["mix:0.5", "replace"] and config["seeds"] == [4, 2]
+    assert config["sample_size"] == plan.sample_size and config["train_rows"] == 180
+    assert "Bertrand" in config["citations"]["mix:0.5"]
+    assert {"colour", "member"} <= set(config["categorical_frequencies"])
+
+
+def test_generation_records_round_trip_their_checkpoint_form(table, tmp_path):
+    experiment(table).run(checkpoint_dir=tmp_path)
+    folder = trajectory_dir(tmp_path, "accumulate", 1)
+    raw = json.loads((generation_dir(folder, 2) / RECORD).read_text())
+    record = GenerationRecord.from_dict(raw)
+    assert (record.generation, record.strategy, record.seed, record.ok) == (
+        2,
+        "accumulate",
+        1,
+        True,
+    )
+    assert [s.generation for s in record.provenance] == [None, 0, 1]
+    assert record.train_rows == sum(s.rows for s in record.provenance) == 3 * 180
+    assert {score.metric for score in record.scores} == set(METRICS)
+    assert set(record.seconds) == {"strategy", "fit", "sample", "evaluate"}
+    assert record.to_dict() == raw
+    assert GenerationRecord.from_dict(record.to_dict()) == record
+    failed = GenerationRecord(0, "replace", 3, status="failed", error="ValueError: x")
+    assert not failed.ok and GenerationRecord.from_dict(failed.to_dict()) == failed
+    assert read_records(folder, 3) == [
+        GenerationRecord.from_dict(json.loads((generation_dir(folder, g) / RECORD).read_text()))
+        for g in range(3)
+    ]
+
+
+def test_a_result_folder_round_trips(result, tmp_path):
+    paths = result.save(tmp_path / "out")
+    assert set(paths) == set(LAYOUT)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(LAYOUT.values())
+    back = CollapseResult.load(tmp_path / "out")
+    pd.testing.assert_frame_equal(back.table, result.table)
+    pd.testing.assert_frame_equal(back.provenance, result.provenance)
+    pd.testing.assert_frame_equal(back.metrics, result.metrics)
+    assert back.config == json.loads(json.dumps(result.config))
+    assert back.summary() == result.summary()
+    plain = pd.read_parquet(paths["provenance"])
+    assert plain["rows"].tolist() == result.provenance["rows"].tolist()
+    assert len(pd.read_parquet(paths["generations"])) == len(result.generations) == 12
+    without = result.save(tmp_path / "bare", report=False)
+    assert "report" not in without and not (tmp_path / "bare" / "report.html").exists()
+    with pytest.raises(FileFormatError, match="no collapse result"):
+        CollapseResult.load(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -257,7 +325,7 @@ def test_default_metrics_follow_the_registry():
     from ouroboros import metrics
 
     names = default_metrics()
-    assert names and set(names) <= set(metrics.list())
+    assert names and set(names) <= set(metrics.names())
     categories = {metrics.get(n).category for n in names}
     assert {"collapse", "diversity", "detection"} <= categories
     assert not any("target" in metrics.get(n).requires for n in names)

@@ -139,13 +139,13 @@ def test_discriminator_prefers_realistic_rows():
 
 
 def test_registry_and_parsing():
-    assert strategies.list() == sorted(
+    assert strategies.names() == sorted(
         ["replace", "accumulate", "accumulate-subsample", "mix", "fresh", "curate"]
     )
     assert strategies.parse(" mix:0.20 ").spec == "mix:0.2"
     assert strategies.parse("curate").keep == 0.5
     assert strategies.parse("fresh:1").spec == "fresh:1"
-    for name in strategies.list():
+    for name in strategies.names():
         cls = strategies.get(name)
         assert cls.citation and " 20" in cls.citation
     assert strategies.parse("mix:0.2") == strategies.Mix(0.2)
@@ -185,3 +185,58 @@ def test_a_registered_strategy_is_usable(pool):
         assert strategies.parse("first-half").training_set(1, pool, rng()).data.shape[0] == 20
     finally:
         strategies._REGISTRY.pop("first-half")
+
+
+def test_every_builtin_strategy_has_a_reference_twin():
+    assert strategies.reference_names() == strategies.names()
+    for name in strategies.names():
+        assert strategies.get(name).reference_step is not strategies.Strategy.reference_step
+    assert strategies.parse("mix:0.2").has_reference
+    # curate's oracle verifier ranks whole categories: no theory curve for the lab's curate
+    assert [n for n in strategies.names() if not strategies.get(n).reference_matches_lab] == [
+        "curate"
+    ]
+
+
+def test_a_new_strategy_is_one_class_for_the_lab_and_the_reference(pool):
+    from ouroboros.collapse import reference
+
+    class Halves(strategies.Strategy):
+        name = "halves"
+        citation = "test 2024"
+        description = "half real, half the previous sample"
+
+        def training_set(self, generation, pool, rng):
+            return strategies.Mix(0.5).training_set(generation, pool, rng)
+
+        def reference_step(self, model, current, pool, size, rng):
+            return strategies.Mix(0.5).reference_step(model, current, pool, size, rng)
+
+    class Labonly(Halves):
+        name = "lab-only"
+        reference_step = strategies.Strategy.reference_step
+
+    strategies.register(Halves)
+    strategies.register(Labonly)
+    try:
+        assert strategies.parse("halves").has_reference
+        assert not strategies.parse("lab-only").has_reference
+        assert "halves" in strategies.reference_names()
+        assert "lab-only" not in strategies.reference_names()
+        kwargs = dict(generations=4, sample_size=20, trials=30, seed=5)
+        ours = reference.simulate("gaussian", strategy="halves", **kwargs)
+        mix = reference.simulate("gaussian", strategy="mix:0.5", **kwargs)
+        np.testing.assert_array_equal(ours["var"], mix["var"])
+        with pytest.raises(ParameterError, match="know the strategies .*halves.*; got 'lab-only'"):
+            reference.simulate("gaussian", strategy="lab-only", **kwargs)
+        curves = reference.categories_kept(
+            {"c": [0.6, 0.3, 0.1]},
+            ["halves", "lab-only", "curate", "not-installed:0.3"],
+            generations=3,
+            sample_size=10,
+        )
+        assert list(curves) == ["halves"] and curves["halves"].shape == (3,)
+        assert curves["halves"][0] <= 1.0
+    finally:
+        strategies._REGISTRY.pop("halves")
+        strategies._REGISTRY.pop("lab-only")

@@ -8,6 +8,6 @@ from ouroboros import metrics
 from ouroboros.testing.metrics import check_metric
 
 
-@pytest.mark.parametrize("name", metrics.list())
+@pytest.mark.parametrize("name", metrics.names())
 def test_metric_contract(name):
     check_metric(metrics.get(name))

@@ -1,12 +1,22 @@
+import datetime as dt
 import gzip
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ouroboros.errors import FileFormatError, OuroborosError, ParameterError
-from ouroboros.io import atomic_path, atomic_write_text, read_table, write_table
+from ouroboros.io import (
+    CsvFormat,
+    atomic_path,
+    atomic_write_text,
+    read_table,
+    read_table_format,
+    write_table,
+)
 
 
 @pytest.fixture
@@ -118,3 +128,89 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     target.chmod(0o640)
     atomic_write_text(target, "y")
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+# ---------------------------------------------------------------- CSV dialects
+_DAYS = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2060, 12, 31))
+_STAMPS = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2060, 12, 31))
+
+
+@st.composite
+def european_frames(draw):
+    """Floats, integers, day-first date text (one day above 12) and plain words."""
+    n = draw(st.integers(2, 25))
+    floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
+    prices = draw(st.lists(floats | st.none(), min_size=n, max_size=n))
+    assume(any(p is not None for p in prices))
+    stamps = draw(st.lists(_STAMPS, min_size=n - 1, max_size=n - 1))
+    stamps.append(dt.datetime(2024, 1, 13, 8, 30))
+    words = st.text(alphabet="abcxyz", min_size=1, max_size=6)
+    return pd.DataFrame(
+        {
+            "price": pd.Series(prices, dtype="float64"),
+            "count": draw(st.lists(st.integers(-(10**6), 10**6), min_size=n, max_size=n)),
+            "when": [s.strftime("%d.%m.%Y %H:%M") for s in stamps],
+            "name": draw(st.lists(words, min_size=n, max_size=n)),
+        }
+    )
+
+
+@given(frame=european_frames(), delimiter=st.sampled_from([";", "\t", "|"]))
+@settings(max_examples=40, deadline=None)
+def test_decimal_comma_file_reads_back_equal(tmp_path_factory, frame, delimiter):
+    path = tmp_path_factory.mktemp("csv") / "eu.csv"
+    fmt = CsvFormat(delimiter=delimiter, decimal=",")
+    write_table(frame, path, csv_format=fmt)
+    text = path.read_text()
+    assert delimiter in text.splitlines()[0]
+    back, found = read_table_format(path)
+    # the mark is only seen where some price is written with one (1e-05 has none)
+    shown = any("," in line.split(delimiter)[0] for line in text.splitlines()[1:])
+    assert found == (fmt if shown else CsvFormat(delimiter, "."))
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert back["price"].dtype == "float64"
+
+
+def test_plain_csv_keeps_the_default_format(tmp_path, table):
+    write_table(table, tmp_path / "t.csv")
+    assert read_table_format(tmp_path / "t.csv")[1] == CsvFormat(",", ".")
+    write_table(table, tmp_path / "t.parquet", csv_format=CsvFormat(";", ","))
+    assert read_table_format(tmp_path / "t.parquet")[1] is None
+    write_table(table, tmp_path / "t.tsv", csv_format=CsvFormat(";", ","))
+    assert (tmp_path / "t.tsv").read_text().splitlines()[1] == "1\tx\t0,5"
+
+
+@pytest.mark.parametrize(
+    ("cells", "decimal"),
+    [
+        (["76,29", "-0,5", "12", ",5", "1,5e-07"], ","),
+        (["76,29", "abc", "3"], "."),  # not every value is a number
+        (["1,2,3", "4,5"], "."),  # lists, not numbers
+        (["1.5", "2,5"], "."),  # mixed marks stay text
+    ],
+)
+def test_decimal_comma_needs_every_value_to_match(tmp_path, cells, decimal):
+    path = tmp_path / "t.csv"
+    path.write_text("k;v\n" + "".join(f"{i};{c}\n" for i, c in enumerate(cells)))
+    back, found = read_table_format(path)
+    assert found == CsvFormat(";", decimal)
+    assert pd.api.types.is_float_dtype(back["v"]) == (decimal == ",")
+    if decimal == ",":
+        assert back["v"].tolist() == [76.29, -0.5, 12.0, 0.5, 1.5e-07]
+
+
+def test_comma_delimited_file_never_takes_decimal_commas(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('k,v\n1,"76,29"\n2,"1,5"\n')
+    back, found = read_table_format(path)
+    assert found == CsvFormat(",", ".") and back["v"].tolist() == ["76,29", "1,5"]
+
+
+def test_csv_format_checks_and_serialises():
+    fmt = CsvFormat(";", ",")
+    assert CsvFormat.from_dict(fmt.to_dict()) == fmt
+    assert CsvFormat.from_dict(None) is None
+    with pytest.raises(ParameterError, match="different"):
+        CsvFormat(",", ",")
+    with pytest.raises(ParameterError, match="'delimiter' and 'decimal'"):
+        CsvFormat.from_dict({"delimiter": ";"})

@@ -1,15 +1,20 @@
 import io
 import json
+import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from ouroboros import synthesizers
 from ouroboros.errors import ModelFileError
 from ouroboros.synthesizers import Synthesizer
 from ouroboros.synthesizers.modelfile import FORMAT_VERSION, read_model, write_model
+from ouroboros.testing import contract_table
+from ouroboros.testing.files import check_damaged_file, damage, damages
 
 
 @pytest.fixture
@@ -106,3 +111,55 @@ def test_load_through_subclass_checks_type(saved):
 
     with pytest.raises(ModelFileError, match="not a IndependentSynthesizer"):
         IndependentSynthesizer.load(saved)
+
+
+# ------------------------------------------------------------------ damaged files (fuzzed)
+def _saved_bytes(name: str, **params) -> bytes:
+    klass = synthesizers.get(name)
+    model = klass(seed=0, **{**klass.test_params, **params}).fit(contract_table(120, seed=2))
+    with tempfile.TemporaryDirectory() as folder:
+        return model.save(Path(folder) / "m.ouro").read_bytes()
+
+
+SAVED = {name: _saved_bytes(name) for name in ("gaussian_copula", "tvae")}
+
+
+@pytest.mark.parametrize("name", sorted(SAVED))
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(how=damages())
+def test_every_damaged_model_file_gives_one_clear_error(name, how):
+    check_damaged_file(Synthesizer.load, SAVED[name], how, ModelFileError, ".ouro")
+
+
+def test_damaged_compressed_member_is_a_model_file_error(tmp_path):
+    """A flipped byte inside a deflated member used to escape as a raw ``zlib.error``."""
+    data = SAVED["tvae"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo("arrays.npz")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    seen = set()
+    for offset in range(0, info.compress_size, max(info.compress_size // 40, 1)):
+        path = tmp_path / "m.ouro"
+        path.write_bytes(damage(data, "flip", start + offset, b"\xa5"))
+        with pytest.raises(ModelFileError) as caught:
+            Synthesizer.load(path)
+        seen.add(type(caught.value.__cause__).__name__)
+    assert "error" in seen or "BadZipFile" in seen  # zlib.error or the CRC check
+
+
+def test_damage_flips_truncates_and_inserts():
+    data = bytes(range(10))
+    assert damage(data, "truncate", 4) == data[:4]
+    assert damage(data, "insert", 3, b"xy") == data[:3] + b"xy" + data[3:]
+    flipped = damage(data, "flip", 12, b"\x00")
+    assert flipped[2] == data[2] ^ 0xFF and flipped[:2] + flipped[3:] == data[:2] + data[3:]
+    with pytest.raises(ValueError, match="kind"):
+        damage(data, "shred", 0)
+
+
+def test_check_damaged_file_reports_a_reader_that_leaks_raw_errors():
+    def leaky(path):
+        raise KeyError("raw")
+
+    with pytest.raises(AssertionError, match="raised KeyError"):
+        check_damaged_file(leaky, b"abc", ("flip", 0, b"\x01"), ModelFileError)

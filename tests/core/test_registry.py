@@ -4,12 +4,14 @@ import textwrap
 import pytest
 
 from ouroboros import synthesizers
-from ouroboros.errors import ParameterError
+from ouroboros.cli import run
+from ouroboros.errors import MissingDependencyError, OuroborosError, ParameterError
+from ouroboros.synthesizers import registry
 from ouroboros.testing import check_synthesizer
 
 
 def test_builtins_are_listed_and_resolvable():
-    names = synthesizers.list()
+    names = synthesizers.names()
     assert names[:2] == ["independent", "gaussian_copula"]
     for name in names:
         assert synthesizers.get(name).name == name
@@ -45,8 +47,41 @@ def test_entry_point_plugin_is_found_loaded_and_checked(tmp_path, monkeypatch):
         "[ouroboros.synthesizers]\nmarginals_plugin = thirdparty_gen:MarginalsPlugin\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert "marginals_plugin" in synthesizers.list()
+    assert "marginals_plugin" in synthesizers.names()
     klass = synthesizers.get("marginals_plugin")
     assert klass.__name__ == "MarginalsPlugin"
     check_synthesizer(lambda seed: klass(seed=seed))
     sys.modules.pop("thirdparty_gen", None)
+
+
+@pytest.fixture
+def missing_extra(monkeypatch):
+    """A built-in whose optional extra ``dp`` is not installed."""
+    entry = registry.Builtin(
+        "ouroboros.synthesizers.independent:IndependentSynthesizer",
+        ("ouroboros_missing_dependency",),
+        "dp",
+    )
+    monkeypatch.setitem(registry._BUILTIN, "needs_dp", entry)
+    return "needs_dp"
+
+
+def test_a_builtin_without_its_extra_is_listed_apart(missing_extra):
+    assert missing_extra not in synthesizers.names()
+    assert missing_extra in synthesizers.names(include_unavailable=True)
+    assert synthesizers.install_hint(missing_extra) == "pip install 'ouroboros-synth[dp]'"
+    assert synthesizers.install_hint("ctgan") is None
+
+
+def test_get_names_the_missing_extra(missing_extra):
+    with pytest.raises(MissingDependencyError, match=r"optional extra 'dp'.*\[dp\]") as caught:
+        synthesizers.get(missing_extra)
+    assert isinstance(caught.value, ImportError) and isinstance(caught.value, OuroborosError)
+    assert "ouroboros_missing_dependency" in str(caught.value)
+
+
+def test_ouro_list_shows_the_install_command(missing_extra, capsys):
+    assert run(["list"]) == 0
+    out = capsys.readouterr().err
+    assert "needs_dp" in out and "pip install 'ouroboros-synth[dp]'" in out
+    assert "gaussian_copula" in out

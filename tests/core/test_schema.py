@@ -1,8 +1,11 @@
+import datetime as dt
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ouroboros.errors import DataError, SchemaError
 from ouroboros.schema import SCHEMA_VERSION, ColumnKind, Schema
@@ -132,3 +135,101 @@ def test_odd_names_survive_json():
     df = pd.DataFrame({n: [1.5, 2.5, 3.5] for n in names})
     schema = Schema.detect(df)
     assert Schema.from_json(schema.to_json()).names == names
+
+
+# ---------------------------------------------------------------- date formats and notes
+#: formats a user's file may hold; the first field decides day-first where it is above 12
+REAL_WORLD_FORMATS = [
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%b %d, %Y",
+    "%d %b %Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+]
+
+
+@given(
+    fmt=st.sampled_from(REAL_WORLD_FORMATS),
+    stamps=st.lists(
+        st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2069, 12, 31)),
+        min_size=12,
+        max_size=40,
+        unique=True,
+    ),
+)
+@settings(max_examples=60, deadline=None)
+def test_datetime_format_is_detected_and_prints_the_values_back(fmt, stamps):
+    stamps = [s.replace(second=0 if "%S" not in fmt else s.second, microsecond=0) for s in stamps]
+    # one unambiguous value: day 13 in January (month first or day first cannot be mixed up)
+    stamps.append(dt.datetime(2024, 1, 13, 8, 30))
+    text = pd.Series([s.strftime(fmt) for s in stamps], name="when")
+    column = Schema.detect(text.to_frame())["when"]
+    assert column.kind is ColumnKind.DATETIME
+    assert column.datetime_format == fmt
+    assert column.note is None
+    parsed = pd.to_datetime(text, format=column.datetime_format)
+    assert (parsed.dt.strftime(column.datetime_format) == text).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [
+        ("01.01.2024 00:00", "%d.%m.%Y %H:%M"),
+        ("31/12/2024", "%d/%m/%Y"),
+        ("Jan 01, 2024", "%b %d, %Y"),
+    ],
+)
+def test_the_issue_examples_are_dates(value, fmt):
+    first = dt.datetime.strptime(value, fmt)
+    values = [(first + dt.timedelta(days=i)).strftime(fmt) for i in range(30)]
+    column = Schema.detect(pd.DataFrame({"d": values}))["d"]
+    assert (column.kind, column.datetime_format) == (ColumnKind.DATETIME, fmt)
+
+
+def test_month_names_and_codes_are_not_dates():
+    months = ["January", "February", "March"] * 10
+    codes = [f"A{i}" for i in range(30)]
+    schema = Schema.detect(pd.DataFrame({"month": months, "code": codes}))
+    assert schema["month"].kind is ColumnKind.CATEGORICAL
+    assert schema["code"].kind is ColumnKind.IDENTIFIER and schema["code"].note is None
+
+
+@pytest.mark.parametrize(
+    ("values", "what", "example"),
+    [
+        (
+            [f"{1 + i % 12}/{1 + i % 28}/2024 {i:02d}:00" for i in range(24)],
+            "dates",
+            "1/1/2024 00:00",
+        ),
+        ([f"ORD-2024-{i:03d}" for i in range(30)], None, None),
+        ([f"${1000 + 37 * i:,}.50" for i in range(30)], "numbers", "$1,000.50"),
+        ([f"{i}.{i:03d},5" for i in range(1, 31)], "numbers", "1.001,5"),
+        ([f"{i / 7:.2f}%" for i in range(30)], "numbers", "0.00%"),
+        ([f"user-{i}" for i in range(30)], None, None),
+    ],
+)
+def test_unique_text_that_looks_like_dates_or_numbers_gets_a_note(values, what, example):
+    schema = Schema.detect(pd.DataFrame({"v": values}))
+    column = schema["v"]
+    assert column.kind is ColumnKind.IDENTIFIER
+    if what is None:
+        assert column.note is None
+        return
+    assert column.note.startswith(f"values look like {what} (e.g. {example!r})")
+    assert "regenerated as random text" in column.note
+    assert ("datetime_format" in column.note) == (what == "dates")
+    again = Schema.from_json(schema.to_json())
+    assert again["v"].note == column.note
+
+
+def test_conform_keeps_extras_and_recomputes_notes():
+    data = pd.DataFrame({"v": [f"${i},000" for i in range(1, 31)], "x": range(30)})
+    schema = Schema.detect(data)
+    schema.extras["csv"] = {"delimiter": ";", "decimal": ","}
+    schema["v"].note = None
+    conformed = schema.conform(data)
+    assert conformed.extras == schema.extras
+    assert conformed["v"].note.startswith("values look like numbers")

@@ -34,7 +34,7 @@ def full(tables):
 
 
 def test_registry_lists_every_category():
-    names = metrics.list()
+    names = metrics.names()
     assert len(names) == len(set(names)) >= 30
     assert {metrics.get(n).category for n in names} == set(CATEGORIES)
     with pytest.raises(ParameterError, match="unknown metric 'nope'.*ks_complement"):
@@ -44,7 +44,7 @@ def test_registry_lists_every_category():
 def test_tidy_table_scores_and_scorecard(full):
     table = full.table
     assert list(table.columns) == ["metric", "category", "direction", "column", "value", "ceiling"]
-    assert set(table["metric"]) == set(metrics.list())
+    assert set(table["metric"]) == set(metrics.names())
     assert table[table["column"].isna()]["metric"].tolist() == full.names
     pairs = table[table["metric"] == "contingency_similarity"]["column"].dropna()
     assert "group × date" not in set(pairs) and all(" × " in p for p in pairs)
@@ -147,7 +147,7 @@ def test_plugins_through_entry_points_and_register(monkeypatch, tables):
             return ConstantMetric
 
     monkeypatch.setattr(metrics.registry, "entry_points", lambda group: [EntryPoint()])
-    assert "always_one" in metrics.list()
+    assert "always_one" in metrics.names()
     assert metrics.get("always_one") is ConstantMetric
     for chosen in (["always_one"], [ConstantMetric], ConstantMetric()):
         evaluation = evaluate(tables["real"], tables["fresh"], metrics=chosen)

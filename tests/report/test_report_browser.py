@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from ouroboros.metrics import evaluate
+from ouroboros.store import compare, open_store
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -163,6 +164,7 @@ def _open(report: Path, tmp_path: Path, screenshot: Path) -> tuple[dict, list[st
                     injected: document.querySelectorAll('script').length,
                     sorted: (function () {
                         var head = document.querySelector('table.sortable thead th:nth-child(3)');
+                        if (!head) { return null; }
                         head.click();
                         return head.getAttribute('aria-sort');
                     })()
@@ -231,6 +233,31 @@ def test_report_opens_without_console_errors(tmp_path):
     assert "<script>alert(1)</script>" in checks["text"], "the column name must show as text"
     assert checks["sorted"] == "ascending"
     assert (SCREENSHOTS / "report.png").stat().st_size > 10_000
+
+
+def test_lab_report_opens_without_console_errors(collapse_result, tmp_path):
+    report = collapse_result.to_html(tmp_path / "collapse.html")
+    checks, problems = _open(report, tmp_path, SCREENSHOTS / "collapse.png")
+    assert problems == []
+    assert checks["injected"] == 0 and checks["ready"] is None and checks["sorted"] is None
+    assert all(checks["images"]) and len(checks["images"]) == 4  # 2 metrics, provenance, theory
+    assert "RuntimeError: <b>boom</b>" in checks["text"], "the error must show as text"
+
+
+def test_comparison_report_opens_without_console_errors(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    ids = []
+    for name in ("<script>alert(1)</script>", "second"):
+        ids.append(store.create_run("collapse", name, {"note": "<img src=x onerror=alert(1)>"}))
+        rows = [{"strategy": "replace", "generation": g, "metric": "m", "value": g} for g in (0, 1)]
+        store.log_metrics(ids[-1], rows)
+    report = compare.write_html(store, ids, tmp_path / "compare.html")
+    checks, problems = _open(report, tmp_path, SCREENSHOTS / "compare.png")
+    assert problems == []
+    assert checks["injected"] == 0
+    assert all(checks["images"]) and len(checks["images"]) == 1
+    assert "<script>alert(1)</script>" in checks["text"]
+    assert "<img src=x onerror=alert(1)>" in checks["text"]
 
 
 def test_console_errors_are_caught(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from ouroboros.errors import FileFormatError
 from ouroboros.metrics import evaluate
-from ouroboros.report import render_html
+from ouroboros.report import MISSING, render_evaluation
 from ouroboros.testing.metrics import metric_tables
 
 EVIL = "<script>alert(1)</script>"
@@ -61,4 +61,18 @@ def test_every_category_and_number_of_the_json_is_shown(evaluation, html):
 
 def test_render_rejects_what_is_not_an_evaluation():
     with pytest.raises(FileFormatError):
-        render_html({"something": 1})
+        render_evaluation({"something": 1})
+
+
+def test_missing_values_show_the_one_marker(evaluation):
+    data = evaluation.to_dict()
+    record = data["metrics"][0]
+    record["value"], record["ceiling"] = None, float("nan")
+    data["scorecard"][0]["ceiling"] = None
+    html = render_evaluation(data)
+    row = html.split(f"<td><code>{record['name']}</code></td>")[1].split("</tr>")[0]
+    assert row.count(f'data-sort="">{MISSING}</td>') == 2
+    scorecard = html.split('id="scorecard"')[1].split("</tr>")[1]
+    assert f'<td class="num" data-sort="">{MISSING}</td>' in scorecard
+    text = re.sub(r"data:image/png;base64,[^\"]+", "", html)
+    assert not re.search(r"\bn/a\b|\bnan\b|\bNone\b", text)

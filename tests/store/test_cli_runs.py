@@ -97,9 +97,24 @@ def test_unknown_runs_and_missing_stores_are_errors(app, filled, tmp_path):
     assert isinstance(result.exception, StoreError)
     assert "no run 'nope'" in str(result.exception)
     missing = f"sqlite:///{tmp_path / 'missing.db'}"
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", "list", "--store", missing])
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["runs", "show", "x", "--store", missing]
+    )
     assert isinstance(result.exception, StoreError)
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_list_without_a_store_says_there_are_no_runs_yet(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(STORE_ENV, raising=False)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", "list"])
+    assert result.exit_code == 0, result.output
+    assert "no runs yet" in result.output and "sqlite:///runs.db" in result.output
+    missing = f"sqlite:///{tmp_path / 'sub' / 'other.db'}"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", "list", "--store", missing])
+    assert result.exit_code == 0, result.output
+    assert "no runs yet" in result.output and "other.db" in result.output
+    assert list(tmp_path.iterdir()) == []  # listing created no database file
 
 
 def test_summary_and_curves(filled):

@@ -8,21 +8,12 @@ import pytest
 import torch
 
 from ouroboros.errors import ConditionError, ParameterError
-from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers import load
 from ouroboros.synthesizers.ctgan import CTGANSynthesizer, _ConditionSampler
+from ouroboros.synthesizers.torch_utils.weights import module_arrays
 from ouroboros.testing import contract_table
 
-FAST = {"epochs": 2, "batch_size": 100, "n_threads": 1}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks train fastest on one thread (and CI machines are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+FAST = CTGANSynthesizer.test_params
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +100,8 @@ def test_spectral_norm_bounds_the_critic_layers(table):
 def test_same_seed_same_weights_and_history(table):
     a = CTGANSynthesizer(seed=3, **FAST).fit(table)
     b = CTGANSynthesizer(seed=3, **FAST).fit(table)
-    for key, value in T.module_arrays(a.generator_).items():
-        assert np.array_equal(value, T.module_arrays(b.generator_)[key]), key
+    for key, value in module_arrays(a.generator_).items():
+        assert np.array_equal(value, module_arrays(b.generator_)[key]), key
     assert a.history_.values == b.history_.values
 
 
@@ -119,7 +110,7 @@ def test_sampling_generator_is_the_moving_average_of_the_trained_one(table):
     last = CTGANSynthesizer(seed=3, ema_decay=0.0, **FAST).fit(table)
     averaged = CTGANSynthesizer(seed=3, ema_decay=0.9, **FAST).fit(table)
     assert last.history_.values == averaged.history_.values  # the same training run
-    a, b = T.module_arrays(last.generator_), T.module_arrays(averaged.generator_)
+    a, b = module_arrays(last.generator_), module_arrays(averaged.generator_)
     assert not np.allclose(a["out.weight"], b["out.weight"])
     assert np.array_equal(a["body.0.bn.running_mean"], b["body.0.bn.running_mean"])
 

@@ -8,21 +8,12 @@ import pytest
 import torch
 
 from ouroboros.errors import ConditionError, ParameterError
-from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers import load
 from ouroboros.synthesizers.tabddpm import TabDDPMSynthesizer, schedule
+from ouroboros.synthesizers.torch_utils.weights import module_arrays
 from ouroboros.testing import contract_table
 
-FAST = {"epochs": 3, "batch_size": 64, "steps": 40, "sample_steps": 10, "n_threads": 1}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks train fastest on one thread (and CI machines are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+FAST = TabDDPMSynthesizer.test_params
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +91,8 @@ def test_guided_conditions_on_categories_and_ranges(fitted, table):
 def test_same_seed_same_weights_and_rows(table):
     a = TabDDPMSynthesizer(seed=9, **FAST).fit(table)
     b = TabDDPMSynthesizer(seed=9, **FAST).fit(table)
-    for key, value in T.module_arrays(a.model_).items():
-        assert np.array_equal(value, T.module_arrays(b.model_)[key]), key
+    for key, value in module_arrays(a.model_).items():
+        assert np.array_equal(value, module_arrays(b.model_)[key]), key
     pd.testing.assert_frame_equal(a.sample(30, seed=1), b.sample(30, seed=1))
 
 

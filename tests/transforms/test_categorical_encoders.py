@@ -13,7 +13,7 @@ from pandas.testing import assert_series_equal
 
 from ouroboros.errors import ConditionError, DataError, NotFittedError, ParameterError
 from ouroboros.transforms import OTHER, OneHotEncoder, OrdinalEncoder
-from ouroboros.transforms.categorical import CATEGORICAL_ENCODERS
+from ouroboros.transforms.encoders import ENCODERS as REGISTRY
 
 ENCODERS = [OneHotEncoder, OrdinalEncoder]
 
@@ -127,7 +127,7 @@ def test_state_round_trip_and_errors(rng):
     series = pd.Series(pd.Categorical(["lo", "hi", "hi", None], categories=["lo", "hi", "mid"]))
     for cls in ENCODERS:
         encoder = cls(max_categories=2).fit(series)
-        clone = CATEGORICAL_ENCODERS[encoder.name].from_state(encoder.to_state())
+        clone = REGISTRY[encoder.name].from_state(encoder.to_state())
         block = encoder.transform(series)
         a = encoder.inverse(block, np.random.default_rng(1))
         b = clone.inverse(block, np.random.default_rng(1))

@@ -10,8 +10,8 @@ from hypothesis.extra.numpy import arrays
 
 from ouroboros.errors import DataError, NotFittedError, ParameterError
 from ouroboros.transforms import ModeEncoder, QuantileEncoder, StandardEncoder
+from ouroboros.transforms.encoders import ENCODERS
 from ouroboros.transforms.mixture import dirichlet_process_mixture, group_values
-from ouroboros.transforms.numeric import NUMERIC_ENCODERS
 
 FACTORIES = {
     "standard": StandardEncoder,
@@ -47,7 +47,7 @@ def test_round_trip_is_exact_up_to_float_error(name, values, seed):
 def test_round_trip_survives_state(name, rng):
     values = np.concatenate([rng.normal(0, 1, 300), rng.normal(50, 3, 100)])
     encoder = FACTORIES[name]().fit(values, rng)
-    clone = NUMERIC_ENCODERS[name].from_state(encoder.to_state())
+    clone = ENCODERS[name].from_state(encoder.to_state())
     block = encoder.transform(values)
     np.testing.assert_array_equal(clone.transform(values), block)
     np.testing.assert_array_equal(clone.inverse(block), encoder.inverse(block))

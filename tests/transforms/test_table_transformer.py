@@ -23,7 +23,7 @@ from ouroboros.errors import (
 )
 from ouroboros.schema import ColumnKind, Schema
 from ouroboros.synthesizers.modelfile import flatten_state, unflatten_state
-from ouroboros.transforms import OTHER, Span, TableTransformer
+from ouroboros.transforms import OTHER, OneHotEncoder, Span, TableTransformer
 
 NUMERIC = ["mode", "quantile", "standard"]
 CATEGORICAL = ["onehot", "ordinal"]
@@ -87,7 +87,9 @@ def test_round_trip_gives_the_table_back(numeric, categorical, case, seed):
     if not _usable(data):
         return
     schema = Schema.detect(data, kinds=kinds, formats={"when": "%Y-%m-%d %H:%M"})
-    transformer = TableTransformer(schema, numeric=numeric, categorical=categorical)
+    transformer = TableTransformer(
+        schema, encoders={"numeric": numeric, "categorical": categorical}
+    )
     transformer.fit(data, np.random.default_rng(seed))
     matrix = transformer.transform(data, np.random.default_rng(seed + 1))
     assert matrix.dtype == np.float32 and matrix.shape == (len(data), transformer.output_dim)
@@ -125,16 +127,19 @@ def test_inverse_of_noise_is_a_valid_table(numeric, categorical, case, seed, sca
         return
     schema = Schema.detect(data, kinds=kinds, formats={"when": "%Y-%m-%d %H:%M"})
     rng = np.random.default_rng(seed)
-    transformer = TableTransformer(
-        schema, numeric=numeric, categorical=categorical, max_categories=2
-    ).fit(data, rng)
+    few = (categorical, {"max_categories": 2})
+    transformer = TableTransformer(schema, encoders={"numeric": numeric, "categorical": few}).fit(
+        data, rng
+    )
     noise = rng.normal(size=(64, transformer.output_dim)) * scale
     _check_valid(transformer.inverse_transform(noise, rng), data, schema)
 
 
 def test_mixed_table_round_trip_and_regenerated_columns(mixed_table, rng):
     schema = Schema.detect(mixed_table)
-    transformer = TableTransformer(schema, max_categories=200).fit(mixed_table, rng)
+    transformer = TableTransformer(
+        schema, encoders={"categorical": ("onehot", {"max_categories": 200})}
+    ).fit(mixed_table, rng)
     back = transformer.inverse_transform(transformer.transform(mixed_table, rng), rng)
     generated = schema.of_kind(K.IDENTIFIER, K.CONSTANT)
     assert set(generated) == {"id", "constant"}
@@ -147,7 +152,9 @@ def test_mixed_table_round_trip_and_regenerated_columns(mixed_table, rng):
 
 def test_layout_queries(mixed_table, rng):
     schema = Schema.detect(mixed_table)
-    transformer = TableTransformer(schema, max_categories=5).fit(mixed_table, rng)
+    transformer = TableTransformer(
+        schema, encoders={"categorical": ("onehot", {"max_categories": 5})}
+    ).fit(mixed_table, rng)
     info = transformer.output_info
     assert sum(s.width for s in info) == transformer.output_dim
     assert all(isinstance(s, Span) and s.activation in ("tanh", "softmax", "linear") for s in info)
@@ -175,7 +182,9 @@ def test_layout_queries(mixed_table, rng):
 
 def test_ordinal_has_no_discrete_columns(mixed_table, rng):
     schema = Schema.detect(mixed_table)
-    transformer = TableTransformer(schema, categorical="ordinal").fit(mixed_table, rng)
+    transformer = TableTransformer(schema, encoders={"categorical": "ordinal"}).fit(
+        mixed_table, rng
+    )
     assert transformer.discrete_columns() == []
     ((_, _, span),) = transformer.spans_for("group")
     assert (span.kind, span.width, span.activation) == ("category", 1, "linear")
@@ -184,7 +193,9 @@ def test_ordinal_has_no_discrete_columns(mixed_table, rng):
 @pytest.mark.parametrize("numeric", NUMERIC)
 def test_state_survives_a_model_file_round_trip(numeric, mixed_table, rng):
     schema = Schema.detect(mixed_table)
-    transformer = TableTransformer(schema, numeric=numeric, max_categories=4)
+    transformer = TableTransformer(
+        schema, encoders={"numeric": numeric, "categorical": OneHotEncoder(max_categories=4)}
+    )
     transformer.fit(mixed_table, rng)
     arrays: dict[str, np.ndarray] = {}
     text = json.dumps(flatten_state(transformer.to_state(), arrays), allow_nan=False)
@@ -259,16 +270,21 @@ def test_errors(mixed_table, rng):
         TableTransformer(schema).transform(mixed_table)
     with pytest.raises(NotFittedError):
         TableTransformer(schema).output_dim  # noqa: B018
-    for bad in (
-        {"numeric": "log"},
-        {"categorical": "hash"},
-        {"max_categories": 1},
-        {"max_modes": 0},
-        {"gmm_max_rows": True},
-        {"quantile_max_rows": 1.5},
+    for bad, message in (
+        ({"numeric": "log"}, "'log' for 'numeric' is not registered"),
+        ({"categorical": "hash"}, "'hash' for 'categorical'"),
+        ({"categorical": "mode"}, "cannot encode 'categorical'"),
+        ({"datetime": OneHotEncoder()}, "cannot encode 'datetime'"),
+        ({"numerical": "mode"}, "unknown keys"),
+        ({"numeric": ("mode", {"modes": 3})}, "bad options"),
+        ({"numeric": ("mode", 3)}, "name, a \\(name, options\\) pair"),
+        ({"categorical": ("onehot", {"max_categories": 1})}, "max_categories"),
+        ({"numeric": ("mode", {"max_modes": 0})}, "max_modes"),
+        ({"numeric": ("mode", {"max_rows": True})}, "max_rows"),
+        ({"numeric": ("quantile", {"max_rows": 1.5})}, "max_rows"),
     ):
-        with pytest.raises(ParameterError, match=next(iter(bad))):
-            TableTransformer(schema, **bad).fit(mixed_table, rng)
+        with pytest.raises(ParameterError, match=message):
+            TableTransformer(schema, encoders=bad).fit(mixed_table, rng)
     with pytest.raises(ParameterError, match="rng"):
         TableTransformer(schema).fit(mixed_table, 0)
     with pytest.raises(SchemaError, match="not in the data"):

@@ -41,7 +41,11 @@ def test_table_comes_back(name, numeric, categorical):
     widest = max(len(c.categories or []) for c in schema.columns) + 1
     max_categories = 100 if categorical == "onehot" else max(widest, 2)
     transformer = TableTransformer(
-        schema, numeric=numeric, categorical=categorical, max_categories=max_categories
+        schema,
+        encoders={
+            "numeric": numeric,
+            "categorical": (categorical, {"max_categories": max_categories}),
+        },
     )
     transformer.fit(data, np.random.default_rng(0))
     back = transformer.inverse_transform(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -15,14 +16,12 @@ from rich.progress import (
 )
 
 from ouroboros.cli._common import console, parse_params
+from ouroboros.collapse.result import CHECKPOINTS
 from ouroboros.errors import CollapseError, ParameterError
-from ouroboros.io import write_table
 
-RESULTS = "results.parquet"
-PROVENANCE = "provenance.parquet"
-GENERATIONS = "generations.parquet"
-REPORT = "report.html"
-CHECKPOINTS = "checkpoints"
+if TYPE_CHECKING:
+    from ouroboros.collapse import CollapseExperiment, CollapseResult
+    from ouroboros.runners import Runner
 
 
 def _seeds(text: str) -> int | list[int]:
@@ -78,9 +77,8 @@ def collapse(
             f"{str(output)!r} is not empty; pass --resume to continue the run there or "
             "choose another folder"
         )
-    params = parse_params(param)
     experiment = CollapseExperiment(
-        (synth, params),
+        (synth, parse_params(param)),
         data,
         holdout=holdout if holdout is not None else holdout_frac,
         generations=generations,
@@ -92,12 +90,25 @@ def collapse(
     )
     plan = experiment.plan()
     console.print(
-        f"{synth}: {generations} generations x {len(plan['strategies'])} strategies x "
-        f"{len(plan['seeds'])} seeds, {plan['size']:,} training rows per generation, "
-        f"{len(plan['metrics'])} metrics"
+        f"{synth}: {generations} generations x {len(plan.strategies)} strategies x "
+        f"{len(plan.seeds)} seeds, {plan.sample_size:,} training rows per generation, "
+        f"{len(plan.metrics)} metrics"
     )
     chosen = None if runner == "local" else get_runner(runner, workers=workers, address=address)
     output.mkdir(parents=True, exist_ok=True)
+    result = _run(experiment, output, workers, resume, chosen)
+    paths = result.save(output)
+    for line in result.summary():
+        console.print(f"- {line}", markup=False, highlight=False)
+    if len(result.failures):
+        console.print(f"[yellow]{len(result.failures)} generation(s) failed; see the report[/]")
+    console.print(f"results in [bold]{paths['results']}[/], report in [bold]{paths['report']}[/]")
+
+
+def _run(
+    experiment: CollapseExperiment, output: Path, workers: int, resume: bool, runner: Runner | None
+) -> CollapseResult:
+    """Run the experiment with a progress bar, checkpointing under ``output``."""
     with Progress(
         TextColumn("generations"),
         BarColumn(),
@@ -111,22 +122,13 @@ def collapse(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = experiment.run(
+        return experiment.run(
             workers=workers,
             checkpoint_dir=output / CHECKPOINTS,
             resume=resume,
-            runner=chosen,
+            runner=runner,
             progress=progress,
         )
-    result.to_parquet(output / RESULTS)
-    write_table(result.provenance, output / PROVENANCE)
-    write_table(result.generations, output / GENERATIONS)
-    result.to_html(output / REPORT)
-    for line in result.summary():
-        console.print(f"- {line}", markup=False, highlight=False)
-    if len(result.failures):
-        console.print(f"[yellow]{len(result.failures)} generation(s) failed; see the report[/]")
-    console.print(f"results in [bold]{output / RESULTS}[/], report in [bold]{output / REPORT}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from rich.table import Table
 from ouroboros import datasets, synthesizers
 from ouroboros.cli._common import console, parse_params, step
 from ouroboros.errors import ParameterError
-from ouroboros.io import atomic_write_text, read_table, write_table
+from ouroboros.io import CsvFormat, atomic_write_text, read_table_format, write_table
 from ouroboros.schema import Schema
 from ouroboros.summary import compare_columns, render_text
 
@@ -34,9 +34,10 @@ def fit(
         model.set_params(verbose=True)
     _check_output_folder(output)
     with step(f"reading {data.name}"):
-        table = read_table(data)
+        table, csv_format = read_table_format(data)
     with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
         model.fit(table, schema=schema)
+    _record_format(model.schema_, csv_format)
     model.save(output)
     console.print(f"model written to [bold]{output}[/]")
 
@@ -47,14 +48,14 @@ def sample(
     output: Path = typer.Option(..., "--output", "-o", help="Output table (.csv or .parquet)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same rows)."),
 ) -> None:
-    """Draw N synthetic rows from a saved model."""
+    """Draw N synthetic rows from a saved model (a CSV in the training file's dialect)."""
     if n <= 0:
         raise ParameterError(f"-n must be a positive number of rows; got {n}")
     _check_output_folder(output)
     loaded = synthesizers.load(model)
     with step(f"sampling {n:,} rows"):
         table = loaded.sample(n, seed=seed)
-    write_table(table, output)
+    write_table(table, output, CsvFormat.from_dict(loaded.schema_.extras.get("csv")))
     console.print(f"{n:,} rows written to [bold]{output}[/]")
 
 
@@ -63,7 +64,9 @@ def schema(
     output: Path = typer.Option(None, "--output", "-o", help="Write the schema JSON here."),
 ) -> None:
     """Detect and print the schema of DATA (edit it and pass it to `ouro fit --schema`)."""
-    detected = Schema.detect(read_table(data))
+    table, csv_format = read_table_format(data)
+    detected = Schema.detect(table)
+    _record_format(detected, csv_format)
     if output is None:
         typer.echo(detected.to_json())
         return
@@ -86,13 +89,16 @@ def schema(
 
 
 def list_command() -> None:
-    """List the available generators."""
+    """List the generators, and how to install those whose optional extra is missing."""
     table = Table("generator", "description")
-    for name in synthesizers.list():
-        klass = synthesizers.get(name)
-        doc = (klass.__doc__ or "").strip().splitlines()
+    for name in synthesizers.names(include_unavailable=True):
+        hint = synthesizers.install_hint(name)
+        if hint is not None:
+            table.add_row(name, f"not installed: {hint}")
+            continue
+        doc = (synthesizers.get(name).__doc__ or "").strip().splitlines()
         table.add_row(name, doc[0] if doc else "")
-    console.print(table)
+    console.print(table, markup=False)
 
 
 def demo(
@@ -139,6 +145,17 @@ def demo(
         str(output / name) for name in ("synthetic.csv", "model.ouro", "summary.txt", "report.html")
     )
     console.print(f"wrote {written}")
+
+
+def _record_format(detected: Schema, csv_format: CsvFormat | None) -> None:
+    """Keep the CSV dialect in the schema (samples are written alike); warn of noted columns."""
+    if csv_format is not None:
+        detected.extras["csv"] = csv_format.to_dict()
+    for column in detected.columns:
+        if column.note:
+            console.print(
+                f"warning: column {column.name!r}: {column.note}", markup=False, soft_wrap=True
+            )
 
 
 def _check_output_folder(path: Path) -> None:

@@ -95,7 +95,7 @@ def evaluate_command(
 def metrics_command() -> None:
     """List the available metrics."""
     table = Table("metric", "category", "better", "needs", "description")
-    for name in metric_registry.list():
+    for name in metric_registry.names():
         klass = metric_registry.get(name)
         table.add_row(
             name,

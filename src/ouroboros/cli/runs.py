@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ouroboros.store import STORE_ENV, Store, compare, open_store
+from ouroboros.report.format import MISSING
+from ouroboros.store import STORE_ENV, Store, compare, default_url, open_store, store_path
 
 STORE_HELP = (
     f"Run store URL, e.g. sqlite:///runs.db (default: ${STORE_ENV}, else sqlite:///runs.db)."
@@ -27,7 +28,7 @@ def _texts(*values: object) -> list[Text]:
 
 
 def _fmt(value: float) -> str:
-    return "n/a" if value != value else f"{value:.4g}"
+    return MISSING if value != value else f"{value:.4g}"
 
 
 def list_runs(
@@ -36,8 +37,12 @@ def list_runs(
     status: str = typer.Option(None, "--status", help="Only runs with this status."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="Newest N runs."),
 ) -> None:
-    """List the stored runs, newest first."""
-    opened, out = _store(store), Console()
+    """List the stored runs, newest first (an absent store simply has no runs yet)."""
+    url, out = store or default_url(), Console()
+    if not store_path(url).exists():
+        out.print(f"no runs yet: there is no run store at {url}", markup=False)
+        return
+    opened = _store(url)
     runs = opened.list_runs(kind=kind, status=status, limit=limit)
     if not runs:
         out.print(f"no runs in {opened.url}", markup=False)

@@ -5,17 +5,27 @@
   checkpoints every generation so that an interrupted run resumes.
 - :mod:`~ouroboros.collapse.strategies` holds the strategies (``replace``,
   ``accumulate``, ``accumulate-subsample``, ``mix:λ``, ``fresh:λ``, ``curate``).
-- :mod:`~ouroboros.collapse.reference` simulates the models the theory covers exactly.
+- :mod:`~ouroboros.collapse.reference` simulates the models the theory covers exactly,
+  each strategy through its own numpy twin.
+
+Vocabulary: a *strategy* is a :class:`~ouroboros.collapse.strategies.Strategy` object;
+its *spec* (``"mix:0.2"``) is its text form in files and on the command line, and the
+label of the ``strategy`` column of every result table.
 """
 
 from ouroboros.collapse import reference, strategies
 from ouroboros.collapse.experiment import CollapseExperiment, default_metrics
+from ouroboros.collapse.plan import Plan
+from ouroboros.collapse.records import GenerationRecord, Score
 from ouroboros.collapse.result import CollapseResult
 from ouroboros.collapse.trajectory import run_trajectory
 
 __all__ = [
     "CollapseExperiment",
     "CollapseResult",
+    "GenerationRecord",
+    "Plan",
+    "Score",
     "default_metrics",
     "reference",
     "run_trajectory",

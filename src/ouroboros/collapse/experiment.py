@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -22,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ouroboros.collapse import strategies
+from ouroboros.collapse.plan import Plan
+from ouroboros.collapse.records import GenerationRecord
 from ouroboros.collapse.result import CollapseResult
+from ouroboros.collapse.strategies import Strategy, parse
 from ouroboros.collapse.trajectory import RECORD, read_records, run_trajectory
 from ouroboros.errors import CollapseError, DataError, ParameterError, check_param
 from ouroboros.io import atomic_write_text, read_table
@@ -32,7 +33,6 @@ from ouroboros.schema import Schema
 #: metric categories the lab evaluates when no metric names are given
 DEFAULT_CATEGORIES = ("collapse", "fidelity", "diversity", "detection", "utility")
 CONFIG = "experiment.json"
-_FORMAT = "ouroboros-collapse"
 _SPLIT = 0
 
 Progress = Callable[[int, int], None]
@@ -44,7 +44,7 @@ def default_metrics(target: str | None = None) -> list[str]:
     from ouroboros import metrics as registry
 
     names = []
-    for name in registry.list():
+    for name in registry.names():
         metric = registry.get(name)
         needs = set(getattr(metric, "requires", ()))
         if metric.category not in DEFAULT_CATEGORIES or "sensitive" in needs:
@@ -92,7 +92,7 @@ class CollapseExperiment:
         *,
         holdout: pd.DataFrame | float | str | os.PathLike,
         generations: int,
-        strategy: str | strategies.Strategy | Sequence[str | strategies.Strategy],
+        strategy: str | Strategy | Sequence[str | Strategy],
         seeds: int | Sequence[int],
         sample_size: int | None = None,
         metrics: Sequence[str] | None = None,
@@ -128,22 +128,22 @@ class CollapseExperiment:
         synthesizers.create(name, **params)  # checks the name and parameter names
         return {"cls": name, "params": params}
 
-    def _strategies(self) -> list[strategies.Strategy]:
-        specs = self.strategy
-        if isinstance(specs, (str, strategies.Strategy)):
-            specs = [specs]
-        items: list[str | strategies.Strategy] = []
-        for spec in specs:
-            if isinstance(spec, str):
-                items += [part for part in spec.split(",") if part.strip()]
+    def _strategies(self) -> tuple[Strategy, ...]:
+        given = self.strategy
+        if isinstance(given, (str, Strategy)):
+            given = [given]
+        items: list[str | Strategy] = []
+        for item in given:
+            if isinstance(item, str):
+                items += [part for part in item.split(",") if part.strip()]
             else:
-                items.append(spec)
+                items.append(item)
         if not items:
             raise ParameterError("parameter 'strategy' names no strategy; e.g. 'replace'")
-        parsed = [strategies.parse(item) for item in items]
-        labels = [p.spec for p in parsed]
-        if len(set(labels)) != len(labels):
-            raise ParameterError(f"parameter 'strategy' repeats a strategy: {labels}")
+        parsed = tuple(parse(item) for item in items)
+        specs = [p.spec for p in parsed]
+        if len(set(specs)) != len(specs):
+            raise ParameterError(f"parameter 'strategy' repeats a strategy: {specs}")
         return parsed
 
     def _seeds(self) -> list[int]:
@@ -206,11 +206,11 @@ class CollapseExperiment:
             )
         return train, holdout.reset_index(drop=True)
 
-    def _size(self, rules: list[strategies.Strategy], n_real: int) -> int:
+    def _size(self, chosen: tuple[Strategy, ...], n_real: int) -> int:
         generations = self.generations
 
         def fits(size: int) -> bool:
-            return all(r.real_rows_needed(size, generations) <= n_real for r in rules)
+            return all(s.real_rows_needed(size, generations) <= n_real for s in chosen)
 
         if self.sample_size is not None:
             size = self.sample_size
@@ -218,7 +218,7 @@ class CollapseExperiment:
                 "sample_size", size, isinstance(size, int) and size >= 2, "an integer >= 2 or None"
             )
             if not fits(size):
-                needs = {r.spec: r.real_rows_needed(size, generations) for r in rules}
+                needs = {s.spec: s.real_rows_needed(size, generations) for s in chosen}
                 raise CollapseError(
                     f"sample_size={size} needs more real training rows than the {n_real} "
                     f"available: {needs}; lower sample_size or give more rows"
@@ -235,13 +235,13 @@ class CollapseExperiment:
             low, high = (middle, high) if fits(middle) else (low, middle - 1)
         return low
 
-    def _metric_names(self) -> list[str]:
+    def _metric_names(self) -> tuple[str, ...]:
         from ouroboros import metrics as registry
 
         if self.metrics is None:
-            return default_metrics(self.target)
-        names = [self.metrics] if isinstance(self.metrics, str) else list(self.metrics)
-        known = set(registry.list())
+            return tuple(default_metrics(self.target))
+        names = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
+        known = set(registry.names())
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ParameterError(
@@ -249,7 +249,7 @@ class CollapseExperiment:
             )
         return names
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> Plan:
         """Validate every parameter and return the resolved experiment (no training)."""
         check_param(
             "generations",
@@ -258,20 +258,21 @@ class CollapseExperiment:
             "an integer >= 1",
         )
         seeds = self._seeds()
-        rules = self._strategies()
+        chosen = self._strategies()
         synth = self._synthesizer_spec()
         train, holdout = self._tables(seeds)
-        schema = Schema.detect(train)
-        return {
-            "synthesizer": synth,
-            "strategies": rules,
-            "seeds": seeds,
-            "train": train,
-            "holdout": holdout,
-            "schema": schema.to_dict(),
-            "size": self._size(rules, len(train)),
-            "metrics": self._metric_names(),
-        }
+        return Plan(
+            synthesizer=synth,
+            strategies=chosen,
+            seeds=tuple(seeds),
+            generations=self.generations,
+            sample_size=self._size(chosen, len(train)),
+            metrics=self._metric_names(),
+            target=self.target,
+            train=train,
+            holdout=holdout,
+            schema=Schema.detect(train).to_dict(),
+        )
 
     # ------------------------------------------------------------ running
     def run(
@@ -298,55 +299,49 @@ class CollapseExperiment:
             "workers", workers, isinstance(workers, int) and workers >= 1, "an integer >= 1"
         )
         plan = self.plan()
-        config = _config(plan, self.generations, self.target)
         if checkpoint_dir is None:
             with tempfile.TemporaryDirectory(prefix="ouro-collapse-") as scratch:
-                return self._execute(plan, config, Path(scratch), workers, runner, progress)
+                return _execute(plan, Path(scratch), workers, runner, progress)
         root = Path(checkpoint_dir)
-        _claim(root, config, resume)
-        return self._execute(plan, config, root, workers, runner, progress)
-
-    def _execute(
-        self,
-        plan: dict[str, Any],
-        config: dict[str, Any],
-        root: Path,
-        workers: int,
-        runner: Any,
-        progress: Progress | None,
-    ) -> CollapseResult:
-        from ouroboros.runners import LocalRunner, Resources, Task
-
-        tasks, folders = [], {}
-        # parallel trajectories share the cores instead of each claiming them all
-        threads = max(1, (os.cpu_count() or 1) // workers) if runner is None else None
-        for rule in plan["strategies"]:
-            for seed in plan["seeds"]:
-                key = f"{rule.spec}|seed={seed}"
-                folders[key] = trajectory_dir(root, rule.spec, seed)
-                kwargs = {
-                    "real": plan["train"],
-                    "holdout": plan["holdout"],
-                    "schema": plan["schema"],
-                    "synthesizer": plan["synthesizer"],
-                    "strategy": rule,
-                    "seed": seed,
-                    "generations": self.generations,
-                    "size": plan["size"],
-                    "metrics": plan["metrics"],
-                    "target": self.target,
-                    "checkpoint_dir": str(folders[key]),
-                    "threads": threads,
-                }
-                tasks.append(Task(key, run_trajectory, kwargs, Resources(cpus=1.0)))
-        runner = runner or LocalRunner(workers)
-        records = _collect(runner, tasks, folders, self.generations, progress)
-        return CollapseResult.from_records(records, config)
+        _claim(root, plan.config(), resume)
+        return _execute(plan, root, workers, runner, progress)
 
 
-def trajectory_dir(root: str | os.PathLike, strategy: str, seed: int) -> Path:
+def _execute(
+    plan: Plan, root: Path, workers: int, runner: Any, progress: Progress | None
+) -> CollapseResult:
+    from ouroboros.runners import LocalRunner, Resources, Task
+
+    tasks, folders = [], {}
+    # parallel trajectories share the cores instead of each claiming them all
+    threads = max(1, (os.cpu_count() or 1) // workers) if runner is None else None
+    for strategy in plan.strategies:
+        for seed in plan.seeds:
+            key = f"{strategy.spec}|seed={seed}"
+            folders[key] = trajectory_dir(root, strategy.spec, seed)
+            kwargs = {
+                "real": plan.train,
+                "holdout": plan.holdout,
+                "schema": plan.schema,
+                "synthesizer": plan.synthesizer,
+                "strategy": strategy,
+                "seed": seed,
+                "generations": plan.generations,
+                "size": plan.sample_size,
+                "metrics": list(plan.metrics),
+                "target": plan.target,
+                "checkpoint_dir": str(folders[key]),
+                "threads": threads,
+            }
+            tasks.append(Task(key, run_trajectory, kwargs, Resources(cpus=1.0)))
+    runner = runner or LocalRunner(workers)
+    records = _collect(runner, tasks, folders, plan.generations, progress)
+    return CollapseResult.from_records(records, plan.config())
+
+
+def trajectory_dir(root: str | os.PathLike, spec: str, seed: int) -> Path:
     """Checkpoint folder of one trajectory (``mix:0.2`` becomes ``mix-0.2``)."""
-    slug = "".join(c if c.isalnum() or c in ".-_" else "-" for c in strategy)
+    slug = "".join(c if c.isalnum() or c in ".-_" else "-" for c in spec)
     return Path(root) / slug / f"seed-{seed}"
 
 
@@ -356,7 +351,7 @@ def _collect(
     folders: dict[str, Path],
     generations: int,
     progress: Progress | None,
-) -> list[dict[str, Any]]:
+) -> list[GenerationRecord]:
     """Run the tasks, reporting progress from the checkpoints while they run."""
     total = len(tasks) * generations
     done_queue: queue.Queue = queue.Queue()
@@ -392,7 +387,7 @@ def _collect(
                 reported = count
                 progress(count, total)
     thread.join()
-    records: list[dict[str, Any]] = []
+    records: list[GenerationRecord] = []
     for task in tasks:
         result = results.get(task.key)
         trajectory = list(result.value) if result is not None and result.error is None else []
@@ -402,14 +397,14 @@ def _collect(
                 error = result.error if result is not None else "the runner returned no result"
                 lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
                 trajectory.append(
-                    {
-                        "generation": len(trajectory),
-                        "strategy": task.kwargs["strategy"].spec,
-                        "seed": task.kwargs["seed"],
-                        "status": "failed",
-                        "error": lines[-1] if lines else "unknown error",
-                        "traceback": str(error),
-                    }
+                    GenerationRecord(
+                        generation=len(trajectory),
+                        strategy=task.kwargs["strategy"].spec,
+                        seed=task.kwargs["seed"],
+                        status="failed",
+                        error=lines[-1] if lines else "unknown error",
+                        traceback=str(error),
+                    )
                 )
         records += trajectory
     if progress is not None:
@@ -419,41 +414,6 @@ def _collect(
 
 def _count_done(folder: Path, generations: int) -> int:
     return sum((folder / f"gen-{g:03d}" / RECORD).is_file() for g in range(generations))
-
-
-def _fingerprint(frame: pd.DataFrame) -> str:
-    digest = hashlib.sha256()
-    digest.update(
-        json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode()
-    )
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _config(plan: dict[str, Any], generations: int, target: str | None) -> dict[str, Any]:
-    cls = plan["synthesizer"]["cls"]
-    name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
-    params = json.loads(json.dumps(plan["synthesizer"]["params"], default=repr))
-    return {
-        "format": _FORMAT,
-        "format_version": 1,
-        "synthesizer": {"name": name, "params": params},
-        "strategies": [r.spec for r in plan["strategies"]],
-        "citations": {r.spec: r.citation for r in plan["strategies"]},
-        "seeds": plan["seeds"],
-        "generations": generations,
-        "sample_size": plan["size"],
-        "metrics": plan["metrics"],
-        "target": target,
-        "train_rows": len(plan["train"]),
-        "holdout_rows": len(plan["holdout"]),
-        "data": {"train": _fingerprint(plan["train"]), "holdout": _fingerprint(plan["holdout"])},
-        "categorical_frequencies": {
-            c["name"]: c["frequencies"]
-            for c in plan["schema"]["columns"]
-            if c.get("kind") == "categorical" and c.get("frequencies")
-        },
-    }
 
 
 def _claim(root: Path, config: dict[str, Any], resume: bool) -> None:

@@ -15,7 +15,8 @@ for the collapse lab and the theory curves its report overlays. Three models:
 
 Indexing: row ``n`` of every parameter array holds the model after ``n`` fits, and row 0
 the true distribution. The first fit uses real data, so generation ``g`` of the lab
-corresponds to ``n = g + 1``. Strategies take the lab's names; ``curate`` uses the
+corresponds to ``n = g + 1``. Strategies take the lab's names and bring their own step
+(:meth:`~ouroboros.collapse.strategies.Strategy.reference_step`); ``curate`` uses the
 oracle verifier (the true log-likelihood ratio, i.e. a Bayes-optimal discriminator).
 """
 
@@ -28,9 +29,8 @@ from typing import Any
 import numpy as np
 
 from ouroboros.collapse import strategies
+from ouroboros.collapse._rows import Rows
 from ouroboros.errors import ParameterError, check_param
-
-Rows = tuple[np.ndarray, ...]
 
 MODELS = ("gaussian", "categorical", "ols")
 
@@ -169,33 +169,6 @@ class _OLS:
         return (model**2 - true**2) / (2 * self.noise**2)
 
 
-def _concat(blocks: list[Rows]) -> Rows:
-    return tuple(np.concatenate(parts, axis=1) for parts in zip(*blocks, strict=True))
-
-
-def _take(rows: Rows, index: np.ndarray) -> Rows:
-    return tuple(np.take_along_axis(part, index, axis=1) for part in rows)
-
-
-def _where(mask: np.ndarray, a: Rows, b: Rows) -> Rows:
-    return tuple(np.where(mask, x, y) for x, y in zip(a, b, strict=True))
-
-
-def _smallest(keys: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k smallest keys of each row (k >= 1)."""
-    if k >= keys.shape[1]:
-        return np.broadcast_to(np.arange(keys.shape[1]), keys.shape).copy()
-    return np.argpartition(keys, k - 1, axis=1)[:, :k]
-
-
-def _slots(trials: int, size: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """A mask with exactly k True slots per trial, chosen uniformly."""
-    mask = np.zeros((trials, size), dtype=bool)
-    if k:
-        np.put_along_axis(mask, _smallest(rng.random((trials, size)), k), True, axis=1)
-    return mask
-
-
 def simulate(
     model: str,
     *,
@@ -222,7 +195,7 @@ def simulate(
         isinstance(sample_size, int) and sample_size >= 2,
         "an integer >= 2",
     )
-    rule = strategies.parse(strategy)
+    chosen = strategies.parse(strategy)
     try:
         sim = {"gaussian": _Gaussian, "categorical": _Categorical, "ols": _OLS}[model](**params)
     except TypeError as exc:
@@ -231,10 +204,10 @@ def simulate(
         raise ParameterError(
             f"model 'ols' needs sample_size >= dim + 2 = {sim.dim + 2}; got {sample_size}"
         )
-    if rule.name not in _STEPS:
+    if not chosen.has_reference:
         raise ParameterError(
-            f"the reference models know the strategies {', '.join(sorted(_STEPS))}; "
-            f"got {rule.spec!r}"
+            f"the reference models know the strategies {', '.join(strategies.reference_names())}"
+            f"; got {chosen.spec!r}"
         )
     rng = np.random.default_rng(seed)
     truth = sim.truth(trials)
@@ -245,7 +218,7 @@ def simulate(
     for key, value in current.items():
         history[key].append(value)
     for _ in range(2, generations + 1):
-        train = _STEPS[rule.name](rule, sim, current, pool, sample_size, rng)
+        train = chosen.reference_step(sim, current, pool, sample_size, rng)
         current = sim.fit(train)
         for key, value in current.items():
             history[key].append(value)
@@ -253,48 +226,55 @@ def simulate(
     known = {k: v for k, v in vars(sim).items() if k not in ("design", "ddof")}
     if model == "gaussian":
         known["estimator"] = "unbiased" if sim.ddof else "mle"
-    return Simulation(model, rule.spec, generations, sample_size, trials, stacked, known)
+    return Simulation(model, chosen.spec, generations, sample_size, trials, stacked, known)
 
 
-def _replace(rule, sim, current, pool, size, rng) -> Rows:
-    return sim.sample(current, size, rng)
+def categories_kept(
+    frequencies: dict[str, list[float]],
+    specs: list[str],
+    *,
+    generations: int,
+    sample_size: int,
+    seed: int = 0,
+    columns: int = 8,
+    trials: int = 64,
+) -> dict[str, np.ndarray]:
+    """Expected share of real categories still present per lab generation, per strategy.
 
-
-def _accumulate(rule, sim, current, pool, size, rng) -> Rows:
-    pool.append(sim.sample(current, size, rng))
-    return _concat(pool)
-
-
-def _accumulate_subsample(rule, sim, current, pool, size, rng) -> Rows:
-    rows = _accumulate(rule, sim, current, pool, size, rng)
-    trials, total = rows[0].shape
-    return _take(rows, np.sort(_smallest(rng.random((trials, total)), size), axis=1))
-
-
-def _mix(rule, sim, current, pool, size, rng) -> Rows:
-    synthetic = sim.sample(current, size, rng)
-    mask = _slots(synthetic[0].shape[0], size, round(rule.share * size), rng)
-    return _where(mask, pool[0], synthetic)
-
-
-def _fresh(rule, sim, current, pool, size, rng) -> Rows:
-    synthetic = sim.sample(current, size, rng)
-    new = sim.sample(sim.truth(synthetic[0].shape[0]), size, rng)
-    mask = _slots(synthetic[0].shape[0], size, round(rule.share * size), rng)
-    return _where(mask, new, synthetic)
-
-
-def _curate(rule, sim, current, pool, size, rng) -> Rows:
-    candidates = sim.sample(current, rule.sample_size(size), rng)
-    score = sim.log_ratio(candidates, current)
-    return _take(candidates, np.sort(_smallest(-score, size), axis=1))
-
-
-_STEPS = {
-    "replace": _replace,
-    "accumulate": _accumulate,
-    "accumulate-subsample": _accumulate_subsample,
-    "mix": _mix,
-    "fresh": _fresh,
-    "curate": _curate,
-}
+    Each of the ``columns`` categorical columns with the most levels (``frequencies``:
+    column -> real frequencies) is simulated as a frequency-fitted categorical model;
+    the curve is the mean over columns. Strategies without a reference twin that matches
+    the lab (:attr:`~ouroboros.collapse.strategies.Strategy.reference_matches_lab`), or
+    unknown to this installation, get no curve.
+    """
+    chosen = sorted(frequencies, key=lambda c: -len(frequencies[c]))[:columns]
+    out = {}
+    for spec in specs:
+        try:
+            strategy = strategies.parse(spec)
+        except ParameterError:  # registered by a plugin this installation lacks
+            continue
+        if not (strategy.has_reference and strategy.reference_matches_lab):
+            continue
+        shares = []
+        for column in chosen:
+            probs = np.asarray(frequencies[column], dtype=float)
+            if len(probs) < 2 or probs.sum() <= 0:
+                continue
+            try:
+                sim = simulate(
+                    "categorical",
+                    strategy=strategy,
+                    generations=generations,
+                    sample_size=sample_size,
+                    trials=trials,
+                    seed=seed,
+                    probs=probs / probs.sum(),
+                )
+            except ParameterError:
+                continue
+            alive = (sim["probs"][:, 1:] > 0).sum(axis=2) / len(probs)
+            shares.append(alive.mean(axis=0))
+        if shares:
+            out[spec] = np.mean(shares, axis=0)
+    return out

@@ -14,8 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ouroboros.errors import FileFormatError
-from ouroboros.io import atomic_path
+from ouroboros.collapse import reference, strategies
+from ouroboros.collapse.records import GenerationRecord
+from ouroboros.errors import FileFormatError, ParameterError
+from ouroboros.io import atomic_path, write_table
 
 _META_KEY = b"ouroboros.collapse"
 TABLE_COLUMNS = ["seed", "strategy", "generation", "metric", "value"]
@@ -28,6 +30,15 @@ RELATIVE_TOLERANCE = 0.05
 #: ...and this many standard deviations of the seed-to-seed spread
 NOISE_TOLERANCE = 2.0
 METRIC_COLUMNS = ["metric", "category", "direction", "best", "worst", "ceiling"]
+#: the files of a result folder (:meth:`CollapseResult.save`), by name...
+LAYOUT = {
+    "results": "results.parquet",
+    "provenance": "provenance.parquet",
+    "generations": "generations.parquet",
+    "report": "report.html",
+}
+#: ...and the subfolder where the run that made it keeps its checkpoints
+CHECKPOINTS = "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -70,33 +81,29 @@ class CollapseResult:
 
     # ------------------------------------------------------------ building
     @classmethod
-    def from_records(cls, records: list[dict[str, Any]], config: dict[str, Any]) -> CollapseResult:
+    def from_records(
+        cls, records: list[GenerationRecord], config: dict[str, Any]
+    ) -> CollapseResult:
         """Assemble the tables from per-generation records of :func:`run_trajectory`."""
         values, sources, runs, meta = [], [], [], {}
         for rec in records:
-            key = (rec["seed"], rec["strategy"], rec["generation"])
+            key = (rec.seed, rec.strategy, rec.generation)
             run = dict(zip(("seed", "strategy", "generation"), key, strict=True))
-            run |= {
-                "status": rec["status"],
-                "error": rec.get("error"),
-                "train_rows": rec.get("train_rows"),
-            }
-            run |= {k: v for k, v in (rec.get("info") or {}).items()}
-            run |= {f"{k}_seconds": v for k, v in (rec.get("seconds") or {}).items()}
+            run |= {"status": rec.status, "error": rec.error, "train_rows": rec.train_rows}
+            run |= rec.info
+            run |= {f"{k}_seconds": v for k, v in rec.seconds.items()}
             runs.append(run)
-            for src in rec.get("provenance") or []:
-                kind = "real" if src["generation"] is None else "synthetic"
-                sources.append((*key, kind, src["generation"], src["rows"]))
-            scores = (rec.get("scores") or []) if rec["status"] == "ok" else []
-            for score in scores:
-                value = np.nan if score["value"] is None else score["value"]
-                values.append((*key, score["metric"], value))
+            for src in rec.provenance:
+                sources.append((*key, src.kind, src.generation, src.rows))
+            for score in rec.scores if rec.ok else ():
+                value = np.nan if score.value is None else score.value
+                values.append((*key, score.metric, value))
                 entry = meta.setdefault(
-                    score["metric"],
-                    {"category": score["category"], "direction": score["direction"], "c": []},
+                    score.metric,
+                    {"category": score.category, "direction": score.direction, "c": []},
                 )
-                if score.get("ceiling") is not None:
-                    entry["c"].append(score["ceiling"])
+                if score.ceiling is not None:
+                    entry["c"].append(score.ceiling)
         table = pd.DataFrame(values, columns=TABLE_COLUMNS)
         provenance = pd.DataFrame(sources, columns=PROVENANCE_COLUMNS)
         provenance["source_generation"] = provenance["source_generation"].astype("Int64")
@@ -126,6 +133,28 @@ class CollapseResult:
         )
 
     # ------------------------------------------------------------ files
+    def save(self, folder: str | os.PathLike, *, report: bool = True) -> dict[str, Path]:
+        """Write the result folder (:data:`LAYOUT`): the whole result in ``results.parquet``,
+        provenance and generations also as plain tables, and unless ``report`` is false
+        the HTML report. ``ouro collapse`` and sweeps write this same layout; returns the
+        paths written, by name."""
+        root = Path(folder)
+        root.mkdir(parents=True, exist_ok=True)
+        paths = {"results": self.to_parquet(root / LAYOUT["results"])}
+        paths["provenance"] = write_table(self.provenance, root / LAYOUT["provenance"])
+        paths["generations"] = write_table(self.generations, root / LAYOUT["generations"])
+        if report:
+            paths["report"] = self.to_html(root / LAYOUT["report"])
+        return paths
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> CollapseResult:
+        """Read a folder written by :meth:`save`."""
+        path = Path(folder) / LAYOUT["results"]
+        if not path.is_file():
+            raise FileFormatError(f"{str(folder)!r} holds no collapse result (no {path.name})")
+        return cls.read_parquet(path)
+
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write ``table`` as Parquet; the other tables and the config ride in its metadata,
         so :meth:`read_parquet` restores the whole result."""
@@ -165,10 +194,33 @@ class CollapseResult:
         )
 
     def to_html(self, path: str | os.PathLike, *, theory: bool = True) -> Path:
-        """Write the self-contained HTML report (see :mod:`ouroboros.collapse.report`)."""
-        from ouroboros.collapse.report import render
+        """Write the self-contained HTML report (see :mod:`ouroboros.report.collapse`)."""
+        from ouroboros.report import write_collapse
 
-        return render(self, path, theory=theory)
+        curves = self.theory_curves() if theory else {}
+        return write_collapse(self, path, theory=curves, descriptions=self.descriptions())
+
+    def descriptions(self) -> dict[str, str]:
+        """What each strategy trains on ("" for one this installation does not know)."""
+        out = {}
+        for spec in self.strategies:
+            try:
+                out[spec] = strategies.get(spec.partition(":")[0]).description
+            except ParameterError:  # a strategy unknown to this installation: still render
+                out[spec] = ""
+        return out
+
+    def theory_curves(self, seed: int = 0) -> dict[str, list[float]]:
+        """Per strategy, the reference model's share of real categories still present at
+        each generation (see :func:`ouroboros.collapse.reference.categories_kept`)."""
+        curves = reference.categories_kept(
+            self.config.get("categorical_frequencies") or {},
+            self.strategies,
+            generations=int(self.config.get("generations", 1)),
+            sample_size=int(self.config.get("sample_size", 2)),
+            seed=seed,
+        )
+        return {spec: curve.tolist() for spec, curve in curves.items()}
 
     # ------------------------------------------------------------ analysis
     @property

@@ -1,8 +1,10 @@
 """Strategies: how generation g's training set is built from real and earlier synthetic data.
 
 Generation 0 always trains on the real training rows; a strategy decides every later
-generation's training set. Each strategy cites the paper that studied it, and the same
-names drive the reference simulators in :mod:`ouroboros.collapse.reference`.
+generation's training set. Each strategy cites the paper that studied it and carries its
+numpy twin for the reference models of :mod:`ouroboros.collapse.reference`
+(:meth:`Strategy.reference_step`), so a new strategy is one class. A strategy is an
+object; its ``spec`` (``"mix:0.2"``) is its text form in files and on the command line.
 
 >>> from ouroboros.collapse import strategies
 >>> strategies.parse("mix:0.2").spec
@@ -11,7 +13,6 @@ names drive the reference simulators in :mod:`ouroboros.collapse.reference`.
 
 from __future__ import annotations
 
-import builtins
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from ouroboros.collapse import _rows
+from ouroboros.collapse._rows import ReferenceModel, Rows
 from ouroboros.errors import CollapseError, ParameterError
 
 
@@ -42,7 +45,7 @@ class TrainingSet:
     """The rows generation g trains on, where they came from, and strategy diagnostics."""
 
     data: pd.DataFrame
-    provenance: builtins.list[Source]
+    provenance: list[Source]
     info: dict[str, float] = field(default_factory=dict)
 
 
@@ -68,13 +71,17 @@ class Strategy(ABC):
     """Base class of a data strategy for recursive training.
 
     A strategy with a parameter (``mix:λ``) names it in ``param`` and stores it under
-    that attribute; :func:`parse` builds one from its text form.
+    that attribute; :func:`parse` builds one from its text form. Overriding
+    :meth:`reference_step` gives it a twin in the reference models.
     """
 
     name: ClassVar[str]
     citation: ClassVar[str]
     description: ClassVar[str]
     param: ClassVar[str | None] = None
+    #: False when the reference twin differs in kind from the lab's strategy, so that the
+    #: report draws no theory curve for it
+    reference_matches_lab: ClassVar[bool] = True
 
     @property
     def value(self) -> float | None:
@@ -112,6 +119,32 @@ class Strategy(ABC):
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         """The training set of ``generation`` (>= 1)."""
 
+    @property
+    def has_reference(self) -> bool:
+        """Whether the reference models can simulate this strategy."""
+        return _has_twin(type(self))
+
+    def reference_step(
+        self,
+        model: ReferenceModel,
+        current: _rows.Params,
+        pool: list[Rows],
+        size: int,
+        rng: np.random.Generator,
+    ) -> Rows:
+        """The next training set of a reference model, for every trial at once.
+
+        ``current`` holds the parameters of the latest fit, ``pool[0]`` the real rows of
+        the first fit (a strategy may append its samples to ``pool``), ``size`` the rows
+        per training set. Strategies without a twin keep this default.
+        """
+        raise ParameterError(f"strategy {self.spec!r} has no twin in the reference models")
+
+
+def _has_twin(cls: type[Strategy]) -> bool:
+    """Whether the strategy class overrides :meth:`Strategy.reference_step`."""
+    return cls.reference_step is not Strategy.reference_step
+
 
 def _share(name: str, value: object) -> None:
     ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
@@ -123,12 +156,12 @@ def _share(name: str, value: object) -> None:
         )
 
 
-def _rows(frame: pd.DataFrame, count: int, rng: np.random.Generator) -> pd.DataFrame:
+def _draw(frame: pd.DataFrame, count: int, rng: np.random.Generator) -> pd.DataFrame:
     """``count`` rows of ``frame`` drawn uniformly without replacement."""
     return frame.iloc[np.sort(rng.choice(len(frame), size=count, replace=False))]
 
 
-def _concat(frames: builtins.list[pd.DataFrame]) -> pd.DataFrame:
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     return (
         pd.concat(frames, ignore_index=True)
@@ -148,6 +181,9 @@ class Replace(Strategy):
         data = pool.synthetic(generation - 1)
         return TrainingSet(data, [Source(generation - 1, len(data))])
 
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        return model.sample(current, size, rng)
+
 
 class Accumulate(Strategy):
     name = "accumulate"
@@ -162,6 +198,10 @@ class Accumulate(Strategy):
         provenance = [Source(None, len(pool.real))]
         provenance += [Source(k, len(frames[k + 1])) for k in range(generation)]
         return TrainingSet(_concat(frames), provenance)
+
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        pool.append(model.sample(current, size, rng))
+        return _rows.concat(pool)
 
 
 class AccumulateSubsample(Strategy):
@@ -185,6 +225,11 @@ class AccumulateSubsample(Strategy):
         ]
         return TrainingSet(data, provenance)
 
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        rows = Accumulate().reference_step(model, current, pool, size, rng)
+        trials, total = rows[0].shape
+        return _rows.take(rows, np.sort(_rows.smallest(rng.random((trials, total)), size), axis=1))
+
 
 class Mix(Strategy):
     name = "mix"
@@ -200,11 +245,16 @@ class Mix(Strategy):
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         n_real = round(self.share * pool.size)
-        real = _rows(pool.real, n_real, rng)
+        real = _draw(pool.real, n_real, rng)
         previous = pool.synthetic(generation - 1)
-        synthetic = _rows(previous, pool.size - n_real, rng)
+        synthetic = _draw(previous, pool.size - n_real, rng)
         provenance = [Source(None, n_real), Source(generation - 1, pool.size - n_real)]
         return TrainingSet(_concat([real, synthetic]), [p for p in provenance if p.rows])
+
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        synthetic = model.sample(current, size, rng)
+        mask = _rows.slots(synthetic[0].shape[0], size, round(self.share * size), rng)
+        return _rows.where(mask, pool[0], synthetic)
 
 
 class Fresh(Strategy):
@@ -229,9 +279,15 @@ class Fresh(Strategy):
                 "rows, a smaller sample_size or a smaller share"
             )
         fresh = pool.reserve.iloc[start : start + n_new]
-        synthetic = _rows(pool.synthetic(generation - 1), pool.size - n_new, rng)
+        synthetic = _draw(pool.synthetic(generation - 1), pool.size - n_new, rng)
         provenance = [Source(None, n_new), Source(generation - 1, pool.size - n_new)]
         return TrainingSet(_concat([fresh, synthetic]), [p for p in provenance if p.rows])
+
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        synthetic = model.sample(current, size, rng)
+        new = model.sample(model.truth(synthetic[0].shape[0]), size, rng)
+        mask = _rows.slots(synthetic[0].shape[0], size, round(self.share * size), rng)
+        return _rows.where(mask, new, synthetic)
 
 
 class Curate(Strategy):
@@ -241,7 +297,8 @@ class Curate(Strategy):
     ``size`` rows the verifier scores highest. A verifier is any callable
     ``verifier(real, candidates, rng) -> scores`` (higher is more realistic) or a
     boolean mask (rows that pass; the training set may then be smaller). The default
-    is :class:`ouroboros.collapse.verifiers.Discriminator`.
+    is :class:`ouroboros.collapse.verifiers.Discriminator`. The reference twin uses the
+    oracle verifier (the true log-likelihood ratio, a Bayes-optimal discriminator).
     """
 
     name = "curate"
@@ -251,6 +308,9 @@ class Curate(Strategy):
         "Verification'"
     )
     description = "filters each synthetic sample with a verifier before training on it"
+    # the oracle ranks whole categories at once (every row of a category scores the same),
+    # unlike the lab's learned verifier: the reference curve is not the lab's prediction
+    reference_matches_lab = False
 
     def __init__(self, keep: float = 0.5, verifier: Verifier | None = None):
         self.keep = keep
@@ -287,6 +347,11 @@ class Curate(Strategy):
             {"keep_rate": len(data) / len(candidates)},
         )
 
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        candidates = model.sample(current, self.sample_size(size), rng)
+        score = model.log_ratio(candidates, current)
+        return _rows.take(candidates, np.sort(_rows.smallest(-score, size), axis=1))
+
 
 _REGISTRY: dict[str, type[Strategy]] = {}
 
@@ -303,9 +368,14 @@ for _cls in (Replace, Accumulate, AccumulateSubsample, Mix, Fresh, Curate):
     register(_cls)
 
 
-def list() -> builtins.list[str]:  # noqa: A001 - mirrors ouroboros.synthesizers.list
+def names() -> list[str]:
     """Names of the registered strategies."""
     return sorted(_REGISTRY)
+
+
+def reference_names() -> list[str]:
+    """Names of the registered strategies the reference models can simulate."""
+    return [name for name in names() if _has_twin(_REGISTRY[name])]
 
 
 def get(name: str) -> type[Strategy]:
@@ -314,7 +384,7 @@ def get(name: str) -> type[Strategy]:
         return _REGISTRY[name]
     except KeyError:
         raise ParameterError(
-            f"unknown strategy {name!r}; choose from {', '.join(list())}"
+            f"unknown strategy {name!r}; choose from {', '.join(names())}"
         ) from None
 
 

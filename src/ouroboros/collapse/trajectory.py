@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ouroboros.collapse import strategies
+from ouroboros.collapse.records import GenerationRecord, Score
 from ouroboros.io import atomic_write_text, read_table, write_table
 from ouroboros.schema import Schema
 
@@ -57,17 +58,19 @@ def generation_dir(checkpoint_dir: str | os.PathLike, generation: int) -> Path:
     return Path(checkpoint_dir) / f"gen-{generation:03d}"
 
 
-def read_records(checkpoint_dir: str | os.PathLike | None, generations: int) -> list[dict]:
+def read_records(
+    checkpoint_dir: str | os.PathLike | None, generations: int
+) -> list[GenerationRecord]:
     """Records of the generations completed in a row from 0 (stopping at a failed one)."""
-    records: list[dict] = []
+    records: list[GenerationRecord] = []
     if checkpoint_dir is None:
         return records
     for generation in range(generations):
         path = generation_dir(checkpoint_dir, generation) / RECORD
         if not path.is_file():
             break
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("status") != "ok":
+        record = GenerationRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if not record.ok:
             break
         records.append(record)
     return records
@@ -98,8 +101,8 @@ def evaluate_sample(
     metrics: Sequence[str] | None,
     target: str | None,
     ceilings: dict[str, float | None] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per metric (metric, category, direction, value, ceiling), JSON-ready.
+) -> tuple[Score, ...]:
+    """One score per metric.
 
     ``ceilings`` (metric -> ceiling) are the real-vs-real scores already computed for the
     same real and holdout rows; given, they are reused rather than computed again.
@@ -115,27 +118,20 @@ def evaluate_sample(
         schema=schema,
         ceilings=ceilings is None,
     )
-    scores = evaluation.scores()
-    rows = []
-    for row in scores.to_dict("records"):
-        name = str(row["metric"])
-        rows.append(
-            {
-                "metric": name,
-                "category": str(row.get("category", "")),
-                "direction": str(row.get("direction", "")),
-                "value": _number(row.get("value")),
-                "ceiling": (
-                    _number(row.get("ceiling")) if ceilings is None else ceilings.get(name)
-                ),
-            }
+    return tuple(
+        Score(
+            metric=str(row["metric"]),
+            category=str(row.get("category", "")),
+            direction=str(row.get("direction", "")),
+            value=_number(row.get("value")),
+            ceiling=(
+                _number(row.get("ceiling"))
+                if ceilings is None
+                else ceilings.get(str(row["metric"]))
+            ),
         )
-    return rows
-
-
-def _ceilings(scores: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Metric -> real-vs-real ceiling, from a generation's scores."""
-    return {row["metric"]: row["ceiling"] for row in scores}
+        for row in evaluation.scores().to_dict("records")
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -167,7 +163,7 @@ def run_trajectory(
     target: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     threads: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[GenerationRecord]:
     """Train ``generations`` generations under one strategy and seed; return their records.
 
     ``real`` holds the real training rows, ``holdout`` the real rows kept out for
@@ -179,7 +175,7 @@ def run_trajectory(
     the BLAS/OpenMP/torch threads, so that parallel trajectories do not oversubscribe
     the cores.
     """
-    rule = strategies.parse(strategy)
+    chosen = strategies.parse(strategy)
     table_schema = Schema.from_dict(schema)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     real_set, reserve = split_real(real, size, seed)
@@ -192,21 +188,21 @@ def run_trajectory(
 
     pool = strategies.Pool(real_set, reserve, synthetic, size)
     records = read_records(folder, generations)
-    context = _Context(rule, pool, seed, holdout, table_schema, synthesizer, metrics, target)
-    if records and records[0]["status"] == "ok":
-        context.ceilings = _ceilings(records[0]["scores"])
+    context = _Context(chosen, pool, seed, holdout, table_schema, synthesizer, metrics, target)
+    if records:
+        context.ceilings = records[0].ceilings
     with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
         for generation in range(len(records), generations):
             record = _generation(generation, context, folder, samples)
             records.append(record)
-            if record["status"] != "ok":
+            if not record.ok:
                 break
     return records
 
 
 @dataclass
 class _Context:
-    rule: strategies.Strategy
+    strategy: strategies.Strategy
     pool: strategies.Pool
     seed: int
     holdout: pd.DataFrame
@@ -242,70 +238,81 @@ def _thread_limit(threads: int | None, uses_torch: bool) -> Iterator[None]:
 
 def _generation(
     generation: int, ctx: _Context, folder: Path | None, samples: dict[int, pd.DataFrame]
-) -> dict[str, Any]:
-    rule, pool, seed = ctx.rule, ctx.pool, ctx.seed
-    record: dict[str, Any] = {
-        "generation": generation,
-        "strategy": rule.spec,
-        "seed": seed,
-        "status": "ok",
-        "error": None,
-        "computed_by": f"{socket.gethostname()}:{os.getpid()}",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+) -> GenerationRecord:
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     seconds: dict[str, float] = {}
+    done: dict[str, Any] = {}
     try:
-        clock = time.perf_counter()
-        if generation == 0:
-            train = strategies.TrainingSet(pool.real, [strategies.Source(None, len(pool.real))])
-        else:
-            train = rule.training_set(generation, pool, generation_rng(seed, generation, _STRATEGY))
-        record["provenance"] = [
-            {"generation": s.generation, "rows": s.rows} for s in train.provenance
-        ]
-        record["info"] = {k: float(v) for k, v in train.info.items()}
-        record["train_rows"] = len(train.data)
-        seconds["strategy"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        model = make_synthesizer(ctx.synthesizer, generation_seed(seed, generation, _FIT))
-        model.fit(train.data, schema=ctx.schema)
-        seconds["fit"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        sample = model.sample(
-            rule.sample_size(pool.size), seed=generation_seed(seed, generation, _SAMPLE)
-        )
-        if folder is not None:
-            target_dir = generation_dir(folder, generation)
-            target_dir.mkdir(parents=True, exist_ok=True)
-            model.save(target_dir / MODEL)
-            write_table(sample, target_dir / SAMPLE)
-            # train later generations on exactly what a resumed run would read back
-            sample = read_table(target_dir / SAMPLE)
-        samples[generation] = sample
-        seconds["sample"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        record["scores"] = evaluate_sample(
-            pool.real,
-            sample.iloc[: pool.size],
-            ctx.holdout,
-            schema=ctx.schema,
-            metrics=ctx.metrics,
-            target=ctx.target,
-            ceilings=ctx.ceilings,
-        )
-        if ctx.ceilings is None:
-            ctx.ceilings = _ceilings(record["scores"])
-        seconds["evaluate"] = time.perf_counter() - clock
+        _train_and_score(generation, ctx, folder, samples, seconds, done)
     except Exception as exc:  # a failed generation is a result, not a crash of the experiment
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        record["traceback"] = traceback.format_exc()
-    record["seconds"] = seconds
+        done |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        done["traceback"] = traceback.format_exc()
+    record = GenerationRecord(
+        generation=generation,
+        strategy=ctx.strategy.spec,
+        seed=ctx.seed,
+        computed_by=f"{socket.gethostname()}:{os.getpid()}",
+        started=started,
+        seconds=seconds,
+        **done,
+    )
     if folder is not None:
         target_dir = generation_dir(folder, generation)
         target_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(target_dir / RECORD, json.dumps(record, indent=1))
+        atomic_write_text(target_dir / RECORD, json.dumps(record.to_dict(), indent=1))
     return record
+
+
+def _train_and_score(
+    generation: int,
+    ctx: _Context,
+    folder: Path | None,
+    samples: dict[int, pd.DataFrame],
+    seconds: dict[str, float],
+    done: dict[str, Any],
+) -> None:
+    """Build the training set, fit, sample, checkpoint and evaluate one generation; the
+    record's fields go to ``done`` and the step times to ``seconds`` as they complete."""
+    strategy, pool, seed = ctx.strategy, ctx.pool, ctx.seed
+    clock = time.perf_counter()
+    if generation == 0:
+        train = strategies.TrainingSet(pool.real, [strategies.Source(None, len(pool.real))])
+    else:
+        train = strategy.training_set(generation, pool, generation_rng(seed, generation, _STRATEGY))
+    done["provenance"] = tuple(train.provenance)
+    done["info"] = {k: float(v) for k, v in train.info.items()}
+    done["train_rows"] = len(train.data)
+    seconds["strategy"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    model = make_synthesizer(ctx.synthesizer, generation_seed(seed, generation, _FIT))
+    model.fit(train.data, schema=ctx.schema)
+    seconds["fit"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    sample = model.sample(
+        strategy.sample_size(pool.size), seed=generation_seed(seed, generation, _SAMPLE)
+    )
+    if folder is not None:
+        target_dir = generation_dir(folder, generation)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        model.save(target_dir / MODEL)
+        write_table(sample, target_dir / SAMPLE)
+        # train later generations on exactly what a resumed run would read back
+        sample = read_table(target_dir / SAMPLE)
+    samples[generation] = sample
+    seconds["sample"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    done["scores"] = evaluate_sample(
+        pool.real,
+        sample.iloc[: pool.size],
+        ctx.holdout,
+        schema=ctx.schema,
+        metrics=ctx.metrics,
+        target=ctx.target,
+        ceilings=ctx.ceilings,
+    )
+    if ctx.ceilings is None:
+        ctx.ceilings = {score.metric: score.ceiling for score in done["scores"]}
+    seconds["evaluate"] = time.perf_counter() - clock

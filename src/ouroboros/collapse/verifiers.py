@@ -7,6 +7,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold
 
+from ouroboros.values import datetime_seconds
+
 #: categorical columns with more levels than this are fed as frequency-ranked codes
 _MAX_NATIVE_LEVELS = 250
 
@@ -24,7 +26,7 @@ def _encode(frames: list[pd.DataFrame]) -> tuple[list[np.ndarray], np.ndarray]:
     for column in columns:
         series = [frame[column] for frame in frames]
         if all(pd.api.types.is_datetime64_any_dtype(s) for s in series):
-            values = [_seconds(s) for s in series]
+            values = [datetime_seconds(s) for s in series]
             native = False
         elif all(
             pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in series
@@ -45,12 +47,6 @@ def _encode(frames: list[pd.DataFrame]) -> tuple[list[np.ndarray], np.ndarray]:
         categorical.append(native)
     matrices = [np.column_stack(block) if block else np.zeros((0, 0)) for block in blocks]
     return matrices, np.asarray(categorical, dtype=bool)
-
-
-def _seconds(series: pd.Series) -> np.ndarray:
-    values = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz else series
-    numbers = (values - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
-    return numbers.to_numpy(dtype="float64", na_value=np.nan)
 
 
 class Discriminator:

@@ -24,7 +24,7 @@ _BUNDLED = {
 }
 
 
-def list() -> list[str]:  # noqa: A001 - the public name the issue asks for
+def names() -> list[str]:
     """Names of the bundled tables."""
     return sorted(_BUNDLED)
 
@@ -44,4 +44,4 @@ def load(name: str) -> pd.DataFrame:
 
 def _check(name: str) -> None:
     if name not in _BUNDLED:
-        raise ParameterError(f"no bundled dataset {name!r}; bundled: {', '.join(list())}")
+        raise ParameterError(f"no bundled dataset {name!r}; bundled: {', '.join(names())}")

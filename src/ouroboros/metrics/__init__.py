@@ -3,7 +3,7 @@
 ``evaluate(real, synthetic, holdout=..., target=..., sensitive=...)`` runs every
 applicable metric and returns an :class:`Evaluation` (tidy table, scorecard,
 JSON, HTML). Every metric is a :class:`Metric` in one registry: ``get(name)``,
-``list()``, ``register(cls)``, and the entry-point group ``ouroboros.metrics``.
+``names()``, ``register(cls)``, and the entry-point group ``ouroboros.metrics``.
 """
 
 from ouroboros.metrics.base import (
@@ -16,7 +16,7 @@ from ouroboros.metrics.base import (
 )
 from ouroboros.metrics.context import EvaluationContext, subsampling_notes
 from ouroboros.metrics.evaluation import Evaluation, MetricRecord, evaluate
-from ouroboros.metrics.registry import ENTRY_POINT_GROUP, get, list, register
+from ouroboros.metrics.registry import ENTRY_POINT_GROUP, get, names, register
 
 __all__ = [
     "CATEGORIES",
@@ -31,7 +31,7 @@ __all__ = [
     "MetricResult",
     "evaluate",
     "get",
-    "list",
+    "names",
     "register",
     "subsampling_notes",
 ]

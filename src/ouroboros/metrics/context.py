@@ -23,6 +23,7 @@ import pandas as pd
 
 from ouroboros.errors import DataError, ParameterError, SchemaError
 from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema
+from ouroboros.values import datetime_seconds
 
 #: rows per table for the k-nearest-neighbour metrics (diversity and privacy):
 #: exact distances cost O(n^2)
@@ -532,9 +533,7 @@ def _numeric_values(values: pd.Series, info: ColumnSchema, role: str) -> np.ndar
                     f"column {info.name!r} of the {role} table holds {bad!r}, not a date in "
                     f"format {info.datetime_format!r}"
                 )
-        tz = getattr(stamps.dtype, "tz", None)
-        epoch = pd.Timestamp(0, tz="UTC") if tz is not None else pd.Timestamp(0)
-        return (stamps - epoch).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+        return datetime_seconds(stamps)
     if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
         converted = pd.to_numeric(values, errors="coerce")
         bad = values[converted.isna() & values.notna()]

@@ -245,9 +245,9 @@ class Evaluation:
 
     def to_html(self, path: str | os.PathLike, *, title: str | None = None) -> Path:
         """Write the self-contained HTML report (works offline) to ``path``."""
-        from ouroboros.report import write_html
+        from ouroboros.report import write_evaluation
 
-        return write_html(self.to_dict(), path, title=title)
+        return write_evaluation(self.to_dict(), path, title=title)
 
 
 def level(score: float, ceiling: float | None) -> int:

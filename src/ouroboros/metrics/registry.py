@@ -8,7 +8,6 @@ config boundary; Python code may pass classes or instances.
 
 from __future__ import annotations
 
-import builtins
 from importlib.metadata import entry_points
 
 from ouroboros.errors import ParameterError
@@ -59,7 +58,7 @@ def register(klass: type[Metric]) -> type[Metric]:
     return klass
 
 
-def list() -> builtins.list[str]:  # noqa: A001 - the public name the issue asks for
+def names() -> list[str]:
     """Names of every available metric: built-in first (by category), then added ones."""
     extra = (set(_REGISTERED) | set(_plugins())) - set(_BUILTIN)
     return [*_BUILTIN, *sorted(extra)]
@@ -73,7 +72,7 @@ def get(name: str) -> type[Metric]:
         return _REGISTERED[name]
     plugins = _plugins()
     if name not in plugins:
-        raise ParameterError(f"unknown metric {name!r}; available: {', '.join(list())}")
+        raise ParameterError(f"unknown metric {name!r}; available: {', '.join(names())}")
     klass = check_metric_class(plugins[name].load(), name)
     if klass.name != name:
         raise ParameterError(
@@ -82,10 +81,10 @@ def get(name: str) -> type[Metric]:
     return klass
 
 
-def resolve(metrics) -> builtins.list[Metric]:
+def resolve(metrics) -> list[Metric]:
     """Metric instances from names, classes or instances (``None``: every metric)."""
     if metrics is None:
-        return [get(name)() for name in list()]
+        return [get(name)() for name in names()]
     if isinstance(metrics, (str, Metric, type)):
         metrics = [metrics]
     out = []
@@ -97,8 +96,8 @@ def resolve(metrics) -> builtins.list[Metric]:
             out.append(item)
         else:
             out.append(check_metric_class(item)())
-    names = [m.name for m in out]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    chosen = [m.name for m in out]
+    duplicated = sorted({n for n in chosen if chosen.count(n) > 1})
     if duplicated:
         raise ParameterError(f"parameter 'metrics': {duplicated} given more than once")
     return out

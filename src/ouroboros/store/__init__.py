@@ -25,13 +25,8 @@ def default_url() -> str:
     return os.environ.get(STORE_ENV) or DEFAULT_URL
 
 
-def open_store(url: str | None = None, *, timeout: float = 60.0, create: bool = True) -> Store:
-    """Open (and migrate to the newest schema) the store at ``url``.
-
-    ``url`` defaults to :func:`default_url`; a bare path is read as an SQLite file.
-    ``timeout`` is how long a writer waits for a busy store; ``create=False``
-    refuses to create a store that does not exist yet (for read-only commands).
-    """
+def store_path(url: str | None = None) -> Path:
+    """The file the store URL ``url`` (default :func:`default_url`) names; nothing is opened."""
     url = default_url() if url is None else str(url)
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -45,7 +40,17 @@ def open_store(url: str | None = None, *, timeout: float = 60.0, create: bool = 
         )
     if path in ("", ":memory:"):
         raise StoreError(f"the run store {url!r} must be a file, shared by every process")
-    store = SQLiteStore(Path(path).expanduser(), timeout=timeout, create=create)
+    return Path(path).expanduser()
+
+
+def open_store(url: str | None = None, *, timeout: float = 60.0, create: bool = True) -> Store:
+    """Open (and migrate to the newest schema) the store at ``url``.
+
+    ``url`` defaults to :func:`default_url`; a bare path is read as an SQLite file.
+    ``timeout`` is how long a writer waits for a busy store; ``create=False``
+    refuses to create a store that does not exist yet (for read-only commands).
+    """
+    store = SQLiteStore(store_path(url), timeout=timeout, create=create)
     store.migrate()  # now, so that a bad file or a newer schema is reported here
     return store
 
@@ -62,4 +67,5 @@ __all__ = [
     "Store",
     "default_url",
     "open_store",
+    "store_path",
 ]

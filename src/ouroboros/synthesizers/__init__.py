@@ -6,6 +6,6 @@
 """
 
 from ouroboros.synthesizers.base import Synthesizer, Tags
-from ouroboros.synthesizers.registry import create, get, list, load
+from ouroboros.synthesizers.registry import create, get, install_hint, load, names
 
-__all__ = ["Synthesizer", "Tags", "create", "get", "list", "load"]
+__all__ = ["Synthesizer", "Tags", "create", "get", "install_hint", "load", "names"]

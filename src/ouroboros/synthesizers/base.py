@@ -9,7 +9,6 @@ encoded matrix. Constructors only store parameters; fitted state ends in ``_``.
 
 from __future__ import annotations
 
-import inspect
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -30,7 +29,15 @@ from ouroboros.errors import (
 )
 from ouroboros.schema import ColumnKind, Schema
 from ouroboros.synthesizers.modelfile import read_model, write_model
+from ouroboros.synthesizers.params import (
+    Integer,
+    Param,
+    merge_tables,
+    signature,
+    table_from_signature,
+)
 from ouroboros.transforms import TableTransformer
+from ouroboros.values import datetime_seconds
 
 #: rows drawn per round of rejection sampling, as a multiple of the rows asked for
 _REJECTION_BATCH = 4
@@ -39,9 +46,25 @@ _REJECTION_ROUNDS = 50
 
 @dataclass(frozen=True)
 class Tags:
-    """Capabilities of a generator, read by the shared checks and the CLI."""
+    """Capabilities of a generator; :mod:`ouroboros.testing` checks each promise.
 
-    conditioning: str = "rejection"  # "native" (built into the model) or "rejection"
+    conditioning:
+        ``"native"``: the model steers its draws to the conditions, so even a rare
+        condition is met in a round or two; ``"rejection"``: rows are drawn and filtered,
+        and a condition met too rarely raises :class:`ConditionError`.
+    requires_torch:
+        The model runs on torch (thread limits apply to it).
+    handles_missing:
+        Missing cells are modelled and their rate reproduced; when false, ``fit`` refuses
+        data with missing cells (:class:`DataError`).
+    differential_privacy:
+        Training is differentially private; the generator takes ``epsilon`` and
+        ``delta`` parameters and reports the budget spent as ``epsilon_spent_``.
+    deterministic:
+        The same seed gives the same fit and the same rows.
+    """
+
+    conditioning: str = "rejection"
     requires_torch: bool = False
     handles_missing: bool = True
     differential_privacy: bool = False
@@ -51,37 +74,71 @@ class Tags:
 class Synthesizer(ABC):
     """Base class of every generator.
 
-    Subclasses declare their hyper-parameters as keyword-only ``__init__``
-    arguments stored under the same name, set ``name`` and ``tags``, and implement
-    ``_fit(matrix, rng)``, ``_sample(n, rng)``, ``_get_state()`` and
-    ``_set_state(state)``. ``test_params`` holds cheap settings for the contract
-    checks (e.g. one epoch).
+    Subclasses list their hyper-parameters in ``parameters`` (name to
+    :class:`~ouroboros.synthesizers.params.Param`: default and allowed values) and
+    change inherited defaults in ``defaults``; the keyword-only constructor that stores
+    them is generated, and ``fit`` validates them. A subclass may instead write its own
+    keyword-only ``__init__`` that stores each argument under its name. Set ``name`` and
+    ``tags``, and implement ``_fit(matrix, rng)``, ``_sample(n, rng)``, ``_get_state()``
+    and ``_set_state(state)``. ``test_params`` holds the cheap settings (e.g. one epoch)
+    that the tests and the contract checks use.
     """
 
     name: ClassVar[str] = ""
     tags: ClassVar[Tags] = Tags()
     test_params: ClassVar[dict[str, Any]] = {}
+    parameters: ClassVar[dict[str, Param]] = {"seed": Param(None, Integer(optional=True))}
+    _param_table: ClassVar[dict[str, Param]] = parameters
 
-    def __init__(self, *, seed: int | None = None):
-        self.seed = seed
+    def __init__(self, **params: Any):
+        self._store_params(params)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        inherited = merge_tables(cls, [getattr(b, "_param_table", {}) for b in cls.__bases__])
+        if "__init__" in cls.__dict__:
+            cls._param_table = table_from_signature(cls, inherited)
+            return
+        cls._param_table = inherited
+
+        def __init__(self, **params: Any) -> None:
+            self._store_params(params)
+
+        __init__.__signature__ = signature(inherited)  # type: ignore[attr-defined]
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ parameters
     @classmethod
     def param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self"]
+        """Every hyper-parameter, inherited ones included."""
+        return list(cls._param_table)
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as given."""
-        return {name: getattr(self, name) for name in self.param_names()}
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        """Each hyper-parameter's default."""
+        return {name: p.default for name, p in cls._param_table.items()}
 
-    def set_params(self, **params: Any) -> Synthesizer:
+    def _store_params(self, params: dict[str, Any]) -> None:
+        self._reject_unknown(params)
+        for name, value in {**self.param_defaults(), **params}.items():
+            setattr(self, name, value)
+
+    def _reject_unknown(self, params: dict[str, Any]) -> None:
         unknown = set(params) - set(self.param_names())
         if unknown:
             raise ParameterError(
                 f"{type(self).__name__} has no parameters {sorted(unknown)}; "
                 f"it takes {self.param_names()}"
             )
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as given."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params: Any) -> Synthesizer:
+        """Change hyper-parameters (checked at the next ``fit``)."""
+        self._reject_unknown(params)
         for key, value in params.items():
             setattr(self, key, value)
         return self
@@ -91,11 +148,11 @@ class Synthesizer(ABC):
         return f"{type(self).__name__}({args})"
 
     def _check_params(self) -> None:
-        """Validate hyper-parameters; subclasses extend it (called at the start of fit)."""
-        if self.seed is not None and (
-            not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool)
-        ):
-            raise ParameterError(f"parameter 'seed' must be an integer or None; got {self.seed!r}")
+        """Validate every hyper-parameter against its table entry (called at the start of
+        fit); subclasses extend it for checks that involve several parameters."""
+        owner = type(self).__name__
+        for name, param in self._param_table.items():
+            param.allowed.check(owner, name, getattr(self, name))
 
     # ------------------------------------------------------------ fitting
     def _transformer_options(self) -> dict[str, Any]:
@@ -108,6 +165,8 @@ class Synthesizer(ABC):
         """Learn the distribution of ``data``; ``schema`` overrides detected column kinds."""
         self._check_params()
         schema = _resolve_schema(data, schema)
+        if not self.tags.handles_missing:
+            _refuse_missing(type(self).__name__, data)
         rng = np.random.default_rng(self.seed)
         self.schema_ = schema
         self.transformer_ = TableTransformer(schema, **self._transformer_options()).fit(data, rng)
@@ -328,6 +387,15 @@ def _resolve_schema(data: pd.DataFrame, schema: Any) -> Schema:
     return schema.conform(data)
 
 
+def _refuse_missing(owner: str, data: pd.DataFrame) -> None:
+    missing = [str(c) for c in data.columns if data[c].isna().any()]
+    if missing:
+        raise DataError(
+            f"{owner} does not handle missing values, found in columns {missing}; "
+            "fill or drop them first, or use a generator that models them"
+        )
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality that does not take ``True`` for ``1``."""
     if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
@@ -341,19 +409,14 @@ def _same(a: Any, b: Any) -> bool:
 def _bounds(info, wanted) -> tuple[float, float]:
     low, high = wanted
     if info.kind is ColumnKind.DATETIME:
-        from ouroboros.schema import _datetime_seconds
-
-        return _datetime_seconds(str(pd.Timestamp(low))), _datetime_seconds(str(pd.Timestamp(high)))
+        return datetime_seconds(low), datetime_seconds(high)
     return float(low), float(high)
 
 
 def _range_predicate(info, low: float, high: float) -> Callable[[pd.Series], np.ndarray]:
     def predicate(values: pd.Series) -> np.ndarray:
         if info.kind is ColumnKind.DATETIME:
-            stamps = pd.to_datetime(values, format=info.datetime_format)
-            if getattr(stamps.dtype, "tz", None) is not None:
-                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-            numbers = (stamps - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+            numbers = datetime_seconds(pd.to_datetime(values, format=info.datetime_format))
         else:
             numbers = values.astype("float64")
         numbers = np.asarray(numbers, dtype="float64")

@@ -17,6 +17,7 @@ Training").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,15 +25,19 @@ import torch
 from torch import nn
 
 from ouroboros.errors import check_param
-from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Tags
-from ouroboros.synthesizers.neural import (
-    NeuralSynthesizer,
-    check_bools,
-    check_fractions,
-    check_integers,
-    check_numbers,
+from ouroboros.synthesizers.neural import NeuralSynthesizer
+from ouroboros.synthesizers.params import Boolean, Integer, Number, Param
+from ouroboros.synthesizers.torch_utils.device import (
+    resolve_device,
+    seeded,
+    threads,
+    torch_generator,
 )
+from ouroboros.synthesizers.torch_utils.layout import SpanLayout
+from ouroboros.synthesizers.torch_utils.noise import dropout
+from ouroboros.synthesizers.torch_utils.training import History, in_chunks, split_validation
+from ouroboros.synthesizers.torch_utils.weights import Average, load_module_arrays, module_arrays
 
 _TAU = 0.2  # Gumbel-softmax temperature of the paper's code
 _GP_WEIGHT = 10.0
@@ -107,7 +112,7 @@ class _Critic(nn.Module):
         for layer in self.hidden:
             h = nn.functional.leaky_relu(layer(h), _SLOPE)
             if generator is not None and self.dropout:
-                h = T.dropout(h, self.dropout, generator, self.training)
+                h = dropout(h, self.dropout, generator, self.training)
         return h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
@@ -255,104 +260,51 @@ class CTGANSynthesizer(NeuralSynthesizer):
         from (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN
         Training"); 0: the last weights.
     time_budget, early_stopping, patience, validation_fraction, device, n_threads, verbose:
-        As for :class:`~ouroboros.synthesizers.tvae.TVAESynthesizer`; the held-out signal is the critic's Wasserstein
-        estimate between held-out real rows and fresh synthetic rows.
+        As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
+        signal is the critic's Wasserstein estimate between held-out real rows and fresh
+        synthetic rows.
     """
 
     name: ClassVar[str] = "ctgan"
     tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 60, "n_threads": 1}
-    auto_epochs: ClassVar[bool] = True
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 100, "n_threads": 1}
+    parameters: ClassVar[dict[str, Param]] = {
+        "epochs": Param(None, Integer(1, optional=True)),
+        "embedding_dim": Param(64, Integer(1)),
+        "generator_width": Param(192, Integer(1)),
+        "generator_layers": Param(2, Integer(0)),
+        "critic_width": Param(256, Integer(1)),
+        "critic_layers": Param(2, Integer(0)),
+        "critic_dropout": Param(0.0, Number(0, 1)),
+        "generator_lr": Param(2e-4, Number(0, closed="neither")),
+        "critic_lr": Param(2e-4, Number(0, closed="neither")),
+        "generator_decay": Param(1e-6, Number(0)),
+        "critic_decay": Param(1e-6, Number(0)),
+        "critic_steps": Param(1, Integer(1)),
+        "pac": Param(2, Integer(1)),
+        "log_frequency": Param(False, Boolean()),
+        "spectral_norm": Param(False, Boolean()),
+        "minibatch_discrimination": Param(False, Boolean()),
+        "feature_matching": Param(True, Boolean()),
+        "ema_decay": Param(0.99, Number(0, 1)),
+    }
+    defaults: ClassVar[dict[str, Any]] = {"batch_size": 1000}
     #: generator updates that ``epochs=None`` trains at least
     min_steps: ClassVar[int] = 640
 
-    def __init__(
-        self,
-        *,
-        seed: int | None = None,
-        epochs: int | None = None,
-        batch_size: int = 1000,
-        embedding_dim: int = 64,
-        generator_width: int = 192,
-        generator_layers: int = 2,
-        critic_width: int = 256,
-        critic_layers: int = 2,
-        critic_dropout: float = 0.0,
-        generator_lr: float = 2e-4,
-        critic_lr: float = 2e-4,
-        generator_decay: float = 1e-6,
-        critic_decay: float = 1e-6,
-        critic_steps: int = 1,
-        pac: int = 2,
-        log_frequency: bool = False,
-        spectral_norm: bool = False,
-        minibatch_discrimination: bool = False,
-        feature_matching: bool = True,
-        ema_decay: float = 0.99,
-        time_budget: float | None = None,
-        early_stopping: bool = False,
-        patience: int = 10,
-        validation_fraction: float = 0.1,
-        device: str = "cpu",
-        n_threads: int | None = None,
-        verbose: bool = False,
-    ):
-        self.seed = seed
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.embedding_dim = embedding_dim
-        self.generator_width = generator_width
-        self.generator_layers = generator_layers
-        self.critic_width = critic_width
-        self.critic_layers = critic_layers
-        self.critic_dropout = critic_dropout
-        self.generator_lr = generator_lr
-        self.critic_lr = critic_lr
-        self.generator_decay = generator_decay
-        self.critic_decay = critic_decay
-        self.critic_steps = critic_steps
-        self.pac = pac
-        self.log_frequency = log_frequency
-        self.spectral_norm = spectral_norm
-        self.minibatch_discrimination = minibatch_discrimination
-        self.feature_matching = feature_matching
-        self.ema_decay = ema_decay
-        self.time_budget = time_budget
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.n_threads = n_threads
-        self.verbose = verbose
-
     def _check_params(self) -> None:
         super()._check_params()
-        check_integers(
-            self, ("embedding_dim", "generator_width", "critic_width", "critic_steps", "pac"), 1
-        )
-        check_integers(self, ("generator_layers", "critic_layers"), 0)
-        check_numbers(self, ("generator_lr", "critic_lr"), positive=True)
-        check_numbers(self, ("generator_decay", "critic_decay"), positive=False)
-        check_fractions(self, ("critic_dropout", "ema_decay"))
-        check_bools(
-            self,
-            ("log_frequency", "spectral_norm", "minibatch_discrimination", "feature_matching"),
-        )
-        check_param(
-            "batch_size",
-            self.batch_size,
-            self.batch_size >= self.pac,
-            f"at least pac ({self.pac})",
-        )
+        ok = self.batch_size >= self.pac
+        check_param("batch_size", self.batch_size, ok, f"at least pac ({self.pac})")
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"numeric": "mode", "categorical": "onehot"}
+        return {"encoders": {"numeric": "mode", "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
     def _build(self, rng: np.random.Generator | None = None) -> None:
-        device = T.resolve_device(self.device)
+        device = resolve_device(self.device)
         transformer = self.transformer_
-        self.layout_ = T.SpanLayout(transformer.output_info, device)
+        self.layout_ = SpanLayout(transformer.output_info, device)
         discrete = transformer.discrete_columns()
         columns, blocks = [], []
         for column in discrete:
@@ -363,7 +315,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         self.cond_columns_ = torch.as_tensor(np.asarray(columns, dtype=np.int64), device=device)
         self.cond_blocks_ = torch.as_tensor(np.asarray(blocks, dtype=np.int64), device=device)
         d, c = self.layout_.dim, len(columns)
-        with T.seeded(rng if rng is not None else np.random.default_rng(0), device):
+        with seeded(rng if rng is not None else np.random.default_rng(0), device):
             self.generator_ = _Generator(
                 self.embedding_dim + c, self.generator_width, self.generator_layers, d
             ).to(device)
@@ -421,131 +373,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         return _GP_WEIGHT * ((norms - 1) ** 2).mean()
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
-        self._build(rng)
-        device = self.layout_.device
-        generator = T.torch_generator(rng, device)
-        train_rows, held_rows = T.split_validation(
-            len(matrix), self.validation_fraction, self.early_stopping, rng
-        )
-        data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
-        self._make_sampler(matrix[train_rows])
-        train_data = data[torch.as_tensor(train_rows, device=device)]
-        n_train = len(train_rows)
-        batch = max(min(self.batch_size, n_train) // self.pac * self.pac, self.pac)
-        steps = max(n_train // batch, 1)
-        has_cond = self.sampler_.n_columns > 0
-        opt_g = torch.optim.Adam(
-            self.generator_.parameters(),
-            lr=self.generator_lr,
-            betas=(0.5, 0.9),
-            weight_decay=self.generator_decay,
-        )
-        opt_c = torch.optim.Adam(
-            self.critic_.parameters(),
-            lr=self.critic_lr,
-            betas=(0.5, 0.9),
-            weight_decay=self.critic_decay,
-        )
-
-        average = T.Average(self.generator_, self.ema_decay)
-
-        def conditions(n: int):
-            if not has_cond:
-                return None, None, torch.zeros((n, 0), device=device)
-            column, category = self.sampler_.draw(n, generator, self.log_frequency)
-            return column, category, self.sampler_.vector(column, category)
-
-        def real_batch(column, category, n: int) -> torch.Tensor:
-            if column is None:
-                return train_data[torch.randint(n_train, (n,), generator=generator, device=device)]
-            return train_data[self.sampler_.real_rows(column, category, generator)]
-
-        def epoch():
-            self.generator_.train()
-            self.critic_.train()
-            for _ in range(steps):
-                for _ in range(self.critic_steps):
-                    column, category, cond = conditions(batch)
-                    with torch.no_grad():
-                        _, fake = self._generate(batch, cond, generator)
-                    perm = torch.randperm(batch, generator=generator, device=device)
-                    real = real_batch(
-                        None if column is None else column[perm],
-                        None if category is None else category[perm],
-                        batch,
-                    )
-                    real_in = torch.cat([real, cond[perm]], dim=1)
-                    fake_in = torch.cat([fake, cond], dim=1)
-                    # one pass over real and fake packs; the heads stay apart, as minibatch
-                    # discrimination compares packs within one side
-                    both_h = self.critic_.features(torch.cat([real_in, fake_in]), generator)
-                    real_h, fake_h = both_h.chunk(2)
-                    y_real, y_fake = self.critic_.head(real_h), self.critic_.head(fake_h)
-                    gap = y_real.mean() - y_fake.mean()
-                    loss_c = -gap + self._penalty(real_in, fake_in, generator)
-                    opt_c.zero_grad(set_to_none=True)
-                    loss_c.backward()
-                    opt_c.step()
-                column, category, cond = conditions(batch)
-                raw, fake = self._generate(batch, cond, generator)
-                fake_in = torch.cat([fake, cond], dim=1)
-                fake_h = self.critic_.features(fake_in, generator)
-                loss_g = -self.critic_.head(fake_h).mean()
-                if has_cond:
-                    loss_g = loss_g + self._condition_loss(raw, column, category)
-                if self.feature_matching:
-                    target = real_h.detach().mean(dim=0)
-                    loss_g = loss_g + ((fake_h.mean(dim=0) - target) ** 2).sum()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                average.update(self.generator_)
-                yield {
-                    "critic_loss": loss_c.item(),
-                    "generator_loss": loss_g.item(),
-                    "wasserstein": gap.item(),
-                }
-
-        validate = None
-        if len(held_rows):
-            held = data[torch.as_tensor(held_rows, device=device)]
-            n_held = len(held) // self.pac * self.pac
-            held = held[:n_held]
-            fixed = T.torch_generator(rng, device)
-
-            def validate() -> float:
-                self.generator_.eval()
-                self.critic_.eval()
-                fixed.manual_seed(0)
-                with torch.no_grad():
-                    cond = (
-                        self.sampler_.vector(*self.sampler_.draw(n_held, fixed, False))
-                        if has_cond
-                        else torch.zeros((n_held, 0), device=device)
-                    )
-                    _, fake = self._generate(n_held, cond, fixed)
-                    real_in = torch.cat([held, self._conditions_of(held)], dim=1)
-                    gap = (
-                        self.critic_(real_in).mean()
-                        - self.critic_(torch.cat([fake, cond], 1)).mean()
-                    )
-                return float(gap.abs())
-
-        epochs = max(20, -(-self.min_steps // steps)) if self.epochs is None else self.epochs
-        settings = T.LoopSettings(
-            epochs,
-            self.batch_size,
-            self.time_budget,
-            self.early_stopping,
-            self.patience,
-            self.verbose,
-            "CTGAN",
-        )
-        modules = [self.generator_, self.critic_, average.module]
-        self.history_ = T.train(settings, epoch, modules, validate)
-        self.generator_ = average.module
-        self.generator_.eval()
-        self.critic_.eval()
+        _Training(self, matrix, rng).run()
 
     def _conditions_of(self, rows: torch.Tensor) -> torch.Tensor:
         """A conditional vector for real rows: one of their discrete columns, at random
@@ -569,11 +397,11 @@ class CTGANSynthesizer(NeuralSynthesizer):
         """``n`` encoded rows; conditions drawn by frequency, or all set to ``fixed``
         (discrete column position, category index)."""
         device = self.layout_.device
-        generator = T.torch_generator(rng, device)
+        generator = torch_generator(rng, device)
         out = np.empty((n, self.layout_.dim), dtype=np.float32)
         self.generator_.eval()
-        with T.threads(self.n_threads), torch.no_grad():
-            for start, stop in T.in_chunks(n):
+        with threads(self.n_threads), torch.no_grad():
+            for start, stop in in_chunks(n):
                 m = stop - start
                 if self.sampler_.n_columns == 0:
                     cond = torch.zeros((m, 0), device=device)
@@ -603,20 +431,167 @@ class CTGANSynthesizer(NeuralSynthesizer):
     def _get_state(self) -> dict[str, Any]:
         sampler = self.sampler_
         return {
-            "generator": T.module_arrays(self.generator_),
-            "critic": T.module_arrays(self.critic_),
+            "generator": module_arrays(self.generator_),
+            "critic": module_arrays(self.critic_),
             "category_counts": sampler.flat_count.cpu().numpy(),
             "history": self.history_.to_state(),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._build()
-        T.load_module_arrays(self.generator_, state["generator"])
-        T.load_module_arrays(self.critic_, state["critic"])
+        load_module_arrays(self.generator_, state["generator"])
+        load_module_arrays(self.critic_, state["critic"])
         self.generator_.eval()
         self.critic_.eval()
         counts = np.asarray(state["category_counts"], dtype=np.float64)
         widths = self._discrete_widths()
         splits = np.split(counts, np.cumsum(widths)[:-1]) if widths else []
         self.sampler_ = _ConditionSampler(list(splits), self.layout_.device)
-        self.history_ = T.History.from_state(state["history"])
+        self.history_ = History.from_state(state["history"])
+
+
+class _Training:
+    """One CTGAN fit: data, optimisers and weight average, and the steps of an epoch.
+
+    The random draws (numpy ``rng``, then the torch ``generator``) happen in a fixed
+    order, so the same seed gives the same model.
+    """
+
+    def __init__(self, model: CTGANSynthesizer, matrix: np.ndarray, rng: np.random.Generator):
+        model._build(rng)
+        self.model = model
+        self.device = device = model.layout_.device
+        self.generator = torch_generator(rng, device)
+        train_rows, held_rows = split_validation(
+            len(matrix), model.validation_fraction, model.early_stopping, rng
+        )
+        data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
+        model._make_sampler(matrix[train_rows])
+        self.train_data = data[torch.as_tensor(train_rows, device=device)]
+        self.n_train = len(train_rows)
+        pac = model.pac
+        self.batch = max(min(model.batch_size, self.n_train) // pac * pac, pac)
+        self.steps = max(self.n_train // self.batch, 1)
+        self.has_cond = model.sampler_.n_columns > 0
+        self.opt_g = torch.optim.Adam(
+            model.generator_.parameters(),
+            lr=model.generator_lr,
+            betas=(0.5, 0.9),
+            weight_decay=model.generator_decay,
+        )
+        self.opt_c = torch.optim.Adam(
+            model.critic_.parameters(),
+            lr=model.critic_lr,
+            betas=(0.5, 0.9),
+            weight_decay=model.critic_decay,
+        )
+        self.average = Average(model.generator_, model.ema_decay)
+        self.held = None
+        if len(held_rows):
+            held = data[torch.as_tensor(held_rows, device=device)]
+            self.held = held[: len(held) // pac * pac]
+            self.fixed = torch_generator(rng, device)
+
+    def run(self) -> None:
+        """Train, then keep the averaged generator."""
+        model = self.model
+        epochs = None
+        if model.epochs is None:
+            epochs = max(20, -(-model.min_steps // self.steps))
+        modules = [model.generator_, model.critic_, self.average.module]
+        validate = None if self.held is None else self.validate
+        model._run_loop(self.epoch, modules, validate, epochs=epochs)
+        model.generator_ = self.average.module
+        model.generator_.eval()
+        model.critic_.eval()
+
+    def conditions(self, n: int) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        """Training conditions ``(column, category, vector)``, drawn by (log-)frequency."""
+        if not self.has_cond:
+            return None, None, torch.zeros((n, 0), device=self.device)
+        sampler = self.model.sampler_
+        column, category = sampler.draw(n, self.generator, self.model.log_frequency)
+        return column, category, sampler.vector(column, category)
+
+    def real_batch(
+        self, column: torch.Tensor | None, category: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Training rows having each condition (any rows without conditions)."""
+        if column is None:
+            rows = torch.randint(
+                self.n_train, (self.batch,), generator=self.generator, device=self.device
+            )
+            return self.train_data[rows]
+        return self.train_data[self.model.sampler_.real_rows(column, category, self.generator)]
+
+    def critic_step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One critic update; its loss, the Wasserstein gap and the real rows' features."""
+        model, batch, generator = self.model, self.batch, self.generator
+        column, category, cond = self.conditions(batch)
+        with torch.no_grad():
+            _, fake = model._generate(batch, cond, generator)
+        perm = torch.randperm(batch, generator=generator, device=self.device)
+        real = self.real_batch(
+            None if column is None else column[perm], None if category is None else category[perm]
+        )
+        real_in = torch.cat([real, cond[perm]], dim=1)
+        fake_in = torch.cat([fake, cond], dim=1)
+        # one pass over real and fake packs; the heads stay apart, as minibatch
+        # discrimination compares packs within one side
+        real_h, fake_h = model.critic_.features(torch.cat([real_in, fake_in]), generator).chunk(2)
+        gap = model.critic_.head(real_h).mean() - model.critic_.head(fake_h).mean()
+        loss = -gap + model._penalty(real_in, fake_in, generator)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        return loss, gap, real_h
+
+    def generator_step(self, real_h: torch.Tensor) -> torch.Tensor:
+        """One generator update (critic score, condition loss, feature matching); its loss."""
+        model, generator = self.model, self.generator
+        column, category, cond = self.conditions(self.batch)
+        raw, fake = model._generate(self.batch, cond, generator)
+        fake_h = model.critic_.features(torch.cat([fake, cond], dim=1), generator)
+        loss = -model.critic_.head(fake_h).mean()
+        if self.has_cond:
+            loss = loss + model._condition_loss(raw, column, category)
+        if model.feature_matching:
+            target = real_h.detach().mean(dim=0)
+            loss = loss + ((fake_h.mean(dim=0) - target) ** 2).sum()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.average.update(model.generator_)
+        return loss
+
+    def epoch(self) -> Iterator[dict[str, float]]:
+        """The steps of one pass: ``critic_steps`` critic updates per generator update."""
+        self.model.generator_.train()
+        self.model.critic_.train()
+        for _ in range(self.steps):
+            for _ in range(self.model.critic_steps):
+                loss_c, gap, real_h = self.critic_step()
+            loss_g = self.generator_step(real_h)
+            yield {
+                "critic_loss": loss_c.item(),
+                "generator_loss": loss_g.item(),
+                "wasserstein": gap.item(),
+            }
+
+    def validate(self) -> float:
+        """The critic's Wasserstein estimate between held-out rows and fresh fakes."""
+        model, held, fixed = self.model, self.held, self.fixed
+        model.generator_.eval()
+        model.critic_.eval()
+        fixed.manual_seed(0)
+        n = len(held)
+        with torch.no_grad():
+            cond = (
+                model.sampler_.vector(*model.sampler_.draw(n, fixed, False))
+                if self.has_cond
+                else torch.zeros((n, 0), device=self.device)
+            )
+            _, fake = model._generate(n, cond, fixed)
+            real_in = torch.cat([held, model._conditions_of(held)], dim=1)
+            gap = model.critic_(real_in).mean() - model.critic_(torch.cat([fake, cond], 1)).mean()
+        return float(gap.abs())

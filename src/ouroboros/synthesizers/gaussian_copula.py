@@ -100,7 +100,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         )
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"numeric": "quantile", "categorical": "ordinal"}
+        return {"encoders": {"numeric": "quantile", "categorical": "ordinal"}}
 
     # --------------------------------------------------------------- fit
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:

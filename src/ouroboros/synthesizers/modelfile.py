@@ -11,7 +11,9 @@ import hashlib
 import io
 import json
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,21 @@ FORMAT = "ouroboros-model"
 FORMAT_VERSION = 1
 _HEADER, _ARRAYS, _MANIFEST = "header.json", "arrays.npz", "manifest.json"
 _ARRAY_KEY = "__ndarray__"
+#: what reading a damaged zip, deflate stream, JSON or npz part can raise (zipfile
+#: raises zlib, struct and encryption errors as they come)
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    EOFError,
+    OSError,
+    ValueError,  # includes json.JSONDecodeError and UnicodeDecodeError
+    KeyError,
+    NotImplementedError,  # an unknown compression method
+    RuntimeError,  # "File is encrypted"
+    OverflowError,
+)
 
 
 def flatten_state(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -105,12 +122,15 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]
             manifest = json.loads(archive.read(_MANIFEST))
             header_bytes = archive.read(_HEADER)
             arrays_bytes = archive.read(_ARRAYS)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    except ModelFileError:
+        raise
+    except _DAMAGE as exc:
         raise ModelFileError(
-            f"{str(path)!r} is not a complete ouroboros model file (truncated or damaged): {exc}"
+            f"{str(path)!r} is not a complete ouroboros model file (truncated or damaged): "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, OSError) as exc:
-        raise ModelFileError(f"{str(path)!r} is damaged: {exc}") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), dict):
+        raise ModelFileError(f"{str(path)!r} is damaged: its manifest is not a checksum table")
     if manifest.get("format") != FORMAT:
         raise ModelFileError(f"{str(path)!r} is not an ouroboros model file")
     version = manifest.get("format_version")
@@ -119,7 +139,7 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]
             f"{str(path)!r} uses model format version {version}, newer than this ouroboros "
             f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade ouroboros to load it"
         )
-    sums = manifest.get("sha256", {})
+    sums = manifest["sha256"]
     for name, data in ((_HEADER, header_bytes), (_ARRAYS, arrays_bytes)):
         if sums.get(name) != _sha256(data):
             raise ModelFileError(
@@ -130,7 +150,9 @@ def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]
         header = json.loads(header_bytes)
         with np.load(io.BytesIO(arrays_bytes), allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, json.JSONDecodeError, OSError) as exc:
+    except _DAMAGE as exc:
         raise ModelFileError(f"{str(path)!r} holds unreadable data: {exc}") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{str(path)!r} holds unreadable data: the header is not an object")
     state = unflatten_state(header.pop("state", {}), arrays)
     return header, state

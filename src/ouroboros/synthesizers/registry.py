@@ -1,31 +1,55 @@
 """One explicit registry of generators; plugins through entry points.
 
-Built-in generators are listed here by name (imported lazily, so that torch is
-only imported for the neural ones). Third-party packages add theirs under the
-entry-point group ``ouroboros.synthesizers``. Names are used at the CLI and
-config boundary only; Python code passes classes or instances.
+Built-in generators are listed here by name, each with the imports it needs and the
+optional extra that provides them (imported lazily, so that torch is only imported for
+the neural ones). Third-party packages add theirs under the entry-point group
+``ouroboros.synthesizers``. Names are used at the CLI and config boundary only; Python
+code passes classes or instances.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from ouroboros.errors import ParameterError
+from ouroboros.errors import MissingDependencyError, ParameterError
 
 if TYPE_CHECKING:
     from ouroboros.synthesizers.base import Synthesizer
 
 ENTRY_POINT_GROUP = "ouroboros.synthesizers"
+DISTRIBUTION = "ouroboros-synth"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in generator: ``"module:Class"``, the top-level modules it imports beyond
+    the core dependencies, and the optional extra of ``ouroboros-synth`` that installs them."""
+
+    target: str
+    requires: tuple[str, ...] = ()
+    extra: str | None = None
+
+    def missing(self) -> list[str]:
+        """The required modules that are not installed."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def install_command(self) -> str:
+        if self.extra is None:
+            return "pip install " + " ".join(self.missing() or self.requires)
+        return f"pip install '{DISTRIBUTION}[{self.extra}]'"
+
 
 _BUILTIN = {
-    "independent": "ouroboros.synthesizers.independent:IndependentSynthesizer",
-    "gaussian_copula": "ouroboros.synthesizers.gaussian_copula:GaussianCopulaSynthesizer",
-    "ctgan": "ouroboros.synthesizers.ctgan:CTGANSynthesizer",
-    "tvae": "ouroboros.synthesizers.tvae:TVAESynthesizer",
-    "tabddpm": "ouroboros.synthesizers.tabddpm:TabDDPMSynthesizer",
+    "independent": Builtin("ouroboros.synthesizers.independent:IndependentSynthesizer"),
+    "gaussian_copula": Builtin("ouroboros.synthesizers.gaussian_copula:GaussianCopulaSynthesizer"),
+    "ctgan": Builtin("ouroboros.synthesizers.ctgan:CTGANSynthesizer", ("torch",)),
+    "tvae": Builtin("ouroboros.synthesizers.tvae:TVAESynthesizer", ("torch",)),
+    "tabddpm": Builtin("ouroboros.synthesizers.tabddpm:TabDDPMSynthesizer", ("torch",)),
+    "argn": Builtin("ouroboros.synthesizers.argn:ARGNSynthesizer", ("torch",)),
 }
 
 
@@ -33,33 +57,44 @@ def _plugins() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def _available_builtins() -> dict[str, str]:
-    out = {}
-    for name, target in _BUILTIN.items():
-        module = target.split(":")[0]
-        if importlib.util.find_spec(module) is not None:
-            out[name] = target
-    return out
+def names(include_unavailable: bool = False) -> list[str]:
+    """Names of the generators that can be used, built-in first; with
+    ``include_unavailable``, also the built-ins whose optional extra is not installed."""
+    builtins = [n for n, b in _BUILTIN.items() if include_unavailable or not b.missing()]
+    return [*builtins, *sorted(set(_plugins()) - set(_BUILTIN))]
 
 
-def list() -> list[str]:  # noqa: A001 - the public name the issue asks for
-    """Names of every available generator, built-in first."""
-    builtins = _available_builtins()
-    return [*builtins, *sorted(set(_plugins()) - set(builtins))]
+def install_hint(name: str) -> str | None:
+    """The command that installs what the built-in ``name`` lacks (``None``: nothing)."""
+    entry = _BUILTIN.get(name)
+    if entry is None or not entry.missing():
+        return None
+    return entry.install_command()
 
 
 def get(name: str) -> type[Synthesizer]:
-    """The generator class registered under ``name``."""
+    """The generator class registered under ``name``.
+
+    Raises :class:`MissingDependencyError` (an ``ImportError``) naming the extra to install
+    when a built-in's optional dependencies are missing.
+    """
     from ouroboros.synthesizers.base import Synthesizer
 
-    builtins = _available_builtins()
-    if name in builtins:
-        module, attr = builtins[name].split(":")
+    if name in _BUILTIN:
+        entry = _BUILTIN[name]
+        missing = entry.missing()
+        if missing:
+            extra = f"the optional extra {entry.extra!r}" if entry.extra else "more packages"
+            raise MissingDependencyError(
+                f"synthesizer {name!r} needs {extra} ({', '.join(missing)} not installed); "
+                f"install it with: {entry.install_command()}"
+            )
+        module, attr = entry.target.split(":")
         klass = getattr(importlib.import_module(module), attr)
     else:
         plugins = _plugins()
         if name not in plugins:
-            raise ParameterError(f"unknown synthesizer {name!r}; available: {', '.join(list())}")
+            raise ParameterError(f"unknown synthesizer {name!r}; available: {', '.join(names())}")
         klass = plugins[name].load()
     if not (isinstance(klass, type) and issubclass(klass, Synthesizer)):
         raise ParameterError(f"synthesizer {name!r} does not subclass ouroboros Synthesizer")
@@ -78,7 +113,7 @@ def create(name: str, **params: Any) -> Synthesizer:
     return klass(**params)
 
 
-def load(path) -> Synthesizer:
+def load(path: Any) -> Synthesizer:
     """Load any model file written by ``Synthesizer.save``."""
     from ouroboros.synthesizers.base import Synthesizer
 

@@ -22,15 +22,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from ouroboros.errors import check_param
-from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Tags
-from ouroboros.synthesizers.neural import (
-    NeuralSynthesizer,
-    check_fractions,
-    check_integers,
-    check_numbers,
+from ouroboros.synthesizers.neural import NeuralSynthesizer
+from ouroboros.synthesizers.params import Integer, Number, OneOf, Param
+from ouroboros.synthesizers.torch_utils.device import (
+    resolve_device,
+    seeded,
+    threads,
+    torch_generator,
 )
+from ouroboros.synthesizers.torch_utils.layout import SpanLayout
+from ouroboros.synthesizers.torch_utils.training import (
+    History,
+    batches,
+    in_chunks,
+    split_validation,
+)
+from ouroboros.synthesizers.torch_utils.weights import Average, load_module_arrays, module_arrays
 
 _EPS = 1e-12
 
@@ -89,8 +97,6 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
 
     Parameters
     ----------
-    epochs, batch_size:
-        Passes over the data and rows per gradient step.
     steps:
         Diffusion timesteps of training.
     sample_steps:
@@ -105,93 +111,46 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
     ema_decay:
         Decay of the exponential moving average of the weights that is kept and sampled
         from (0: the last weights).
-    time_budget, early_stopping, patience, validation_fraction, device, n_threads, verbose:
-        As for :class:`~ouroboros.synthesizers.tvae.TVAESynthesizer`; the held-out signal is the diffusion loss on
-        held-out rows at fixed timesteps and noise.
+    epochs, batch_size, time_budget, early_stopping, patience, validation_fraction, device, \
+n_threads, verbose:
+        As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
+        signal is the diffusion loss on held-out rows at fixed timesteps and noise.
     """
 
     name: ClassVar[str] = "tabddpm"
     tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
     test_params: ClassVar[dict[str, Any]] = {
-        "epochs": 2,
+        "epochs": 3,
         "batch_size": 64,
-        "steps": 20,
+        "steps": 40,
+        "sample_steps": 10,
         "n_threads": 1,
     }
-
-    def __init__(
-        self,
-        *,
-        seed: int | None = None,
-        epochs: int = 70,
-        batch_size: int = 512,
-        steps: int = 1000,
-        sample_steps: int | None = 100,
-        schedule: str = "cosine",
-        width: int = 192,
-        layers: int = 3,
-        time_dim: int = 128,
-        learning_rate: float = 3e-3,
-        weight_decay: float = 1e-5,
-        ema_decay: float = 0.999,
-        time_budget: float | None = None,
-        early_stopping: bool = False,
-        patience: int = 10,
-        validation_fraction: float = 0.1,
-        device: str = "cpu",
-        n_threads: int | None = None,
-        verbose: bool = False,
-    ):
-        self.seed = seed
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.steps = steps
-        self.sample_steps = sample_steps
-        self.schedule = schedule
-        self.width = width
-        self.layers = layers
-        self.time_dim = time_dim
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.ema_decay = ema_decay
-        self.time_budget = time_budget
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.n_threads = n_threads
-        self.verbose = verbose
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_integers(self, ("steps", "width", "time_dim"), 2)
-        check_integers(self, ("layers",), 0)
-        check_param(
-            "sample_steps",
-            self.sample_steps,
-            self.sample_steps is None
-            or (isinstance(self.sample_steps, int) and self.sample_steps >= 1),
-            "None or an integer >= 1",
-        )
-        check_param(
-            "schedule", self.schedule, self.schedule in ("cosine", "linear"), "'cosine' or 'linear'"
-        )
-        check_numbers(self, ("learning_rate",), positive=True)
-        check_numbers(self, ("weight_decay",), positive=False)
-        check_fractions(self, ("ema_decay",))
+    parameters: ClassVar[dict[str, Param]] = {
+        "steps": Param(1000, Integer(2)),
+        "sample_steps": Param(100, Integer(1, optional=True)),
+        "schedule": Param("cosine", OneOf(("cosine", "linear"))),
+        "width": Param(192, Integer(2)),
+        "layers": Param(3, Integer(0)),
+        "time_dim": Param(128, Integer(2)),
+        "learning_rate": Param(3e-3, Number(0, closed="neither")),
+        "weight_decay": Param(1e-5, Number(0)),
+        "ema_decay": Param(0.999, Number(0, 1)),
+    }
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 70, "batch_size": 512}
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"numeric": "quantile", "categorical": "onehot"}
+        return {"encoders": {"numeric": "quantile", "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
     def _build(self, rng: np.random.Generator | None = None) -> None:
-        device = T.resolve_device(self.device)
-        self.layout_ = T.SpanLayout(self.transformer_.output_info, device)
+        device = resolve_device(self.device)
+        self.layout_ = SpanLayout(self.transformer_.output_info, device)
         layout = self.layout_
         self.scalars_ = torch.cat([layout.tanh, layout.linear])
         alpha_bar = schedule(self.schedule, self.steps)
         self.alpha_bar_ = torch.as_tensor(alpha_bar, dtype=torch.float32, device=device)
-        with T.seeded(rng if rng is not None else np.random.default_rng(0), device):
+        with seeded(rng if rng is not None else np.random.default_rng(0), device):
             self.model_ = _Denoiser(layout.dim, self.width, self.layers, self.time_dim).to(device)
 
     def _alpha_bar(self, t: torch.Tensor) -> torch.Tensor:
@@ -251,8 +210,8 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         self._build(rng)
         layout = self.layout_
         device = layout.device
-        generator = T.torch_generator(rng, device)
-        train_rows, held_rows = T.split_validation(
+        generator = torch_generator(rng, device)
+        train_rows, held_rows = split_validation(
             len(matrix), self.validation_fraction, self.early_stopping, rng
         )
         data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
@@ -268,11 +227,11 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda step: max(1.0 - step / total, 0.0)
         )
-        average = T.Average(self.model_, self.ema_decay)
+        average = Average(self.model_, self.ema_decay)
 
         def epoch():
             self.model_.train()
-            for batch in T.batches(len(train_rows), self.batch_size, generator, device):
+            for batch in batches(len(train_rows), self.batch_size, generator, device):
                 x0 = data[train_idx[batch]]
                 t = torch.randint(self.steps, (len(x0),), generator=generator, device=device)
                 mse, kl = self._losses(x0, t, generator)
@@ -287,30 +246,21 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         validate = None
         if len(held_rows):
             held = data[torch.as_tensor(held_rows, device=device)]
-            fixed = T.torch_generator(rng, device)
+            fixed = torch_generator(rng, device)
 
             def validate() -> float:
                 average.module.eval()
                 fixed.manual_seed(0)
                 total_loss = 0.0
                 with torch.no_grad():
-                    for start, stop in T.in_chunks(len(held)):
+                    for start, stop in in_chunks(len(held)):
                         x0 = held[start:stop]
                         t = torch.randint(self.steps, (len(x0),), generator=fixed, device=device)
                         mse, kl = self._losses(x0, t, fixed, average.module)
                         total_loss += float(mse + kl) * len(x0)
                 return total_loss / len(held)
 
-        settings = T.LoopSettings(
-            self.epochs,
-            self.batch_size,
-            self.time_budget,
-            self.early_stopping,
-            self.patience,
-            self.verbose,
-            "TabDDPM",
-        )
-        self.history_ = T.train(settings, epoch, [average.module], validate)
+        self._run_loop(epoch, [average.module], validate)
         self.model_ = average.module.eval()
 
     # ------------------------------------------------------------------ sampling
@@ -329,7 +279,7 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         category that is imposed at every step (replacement guidance)."""
         layout = self.layout_
         device = layout.device
-        generator = T.torch_generator(rng, device)
+        generator = torch_generator(rng, device)
         out = np.empty((n, layout.dim), dtype=np.float32)
         path = self._timesteps()
         n_flat = len(layout.onehot)
@@ -338,8 +288,8 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
         for block, category in (fixed or {}).items():
             target[0, layout.flat_start[block] + category] = 1.0
             imposed |= layout.segment == block
-        with T.threads(self.n_threads), torch.no_grad():
-            for start, stop in T.in_chunks(n):
+        with threads(self.n_threads), torch.no_grad():
+            for start, stop in in_chunks(n):
                 m = stop - start
                 scalars = torch.randn((m, len(self.scalars_)), generator=generator, device=device)
                 blocks = layout.draw(torch.zeros((m, n_flat), device=device), generator)
@@ -398,7 +348,7 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
         return {
-            "model": T.module_arrays(self.model_),
+            "model": module_arrays(self.model_),
             "scalar_low": self.scalar_low_.cpu().numpy(),
             "scalar_high": self.scalar_high_.cpu().numpy(),
             "history": self.history_.to_state(),
@@ -406,9 +356,9 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._build()
-        T.load_module_arrays(self.model_, state["model"])
+        load_module_arrays(self.model_, state["model"])
         self.model_.eval()
         device = self.layout_.device
         self.scalar_low_ = torch.as_tensor(np.asarray(state["scalar_low"]), device=device)
         self.scalar_high_ = torch.as_tensor(np.asarray(state["scalar_high"]), device=device)
-        self.history_ = T.History.from_state(state["history"])
+        self.history_ = History.from_state(state["history"])

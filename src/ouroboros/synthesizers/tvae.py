@@ -21,9 +21,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from ouroboros.synthesizers import _torch as T
 from ouroboros.synthesizers.base import Tags
-from ouroboros.synthesizers.neural import NeuralSynthesizer, check_integers, check_numbers
+from ouroboros.synthesizers.neural import NeuralSynthesizer
+from ouroboros.synthesizers.params import Integer, Number, Param
+from ouroboros.synthesizers.torch_utils.device import (
+    resolve_device,
+    seeded,
+    threads,
+    torch_generator,
+)
+from ouroboros.synthesizers.torch_utils.layout import SpanLayout
+from ouroboros.synthesizers.torch_utils.training import (
+    History,
+    batches,
+    in_chunks,
+    split_validation,
+)
+from ouroboros.synthesizers.torch_utils.weights import load_module_arrays, module_arrays
 
 
 def _mlp(d_in: int, width: int, layers: int) -> nn.Sequential:
@@ -67,8 +81,6 @@ class TVAESynthesizer(NeuralSynthesizer):
 
     Parameters
     ----------
-    epochs, batch_size:
-        Passes over the data and rows per gradient step.
     latent_dim, width, layers:
         Size of the latent code and of the encoder/decoder hidden layers.
     kl_weight:
@@ -78,79 +90,35 @@ class TVAESynthesizer(NeuralSynthesizer):
         Weight of the reconstruction term (the paper's code uses 2).
     learning_rate, weight_decay:
         Adam settings.
-    time_budget:
-        Wall-clock seconds after which training stops (``None``: no limit).
-    early_stopping, patience, validation_fraction:
-        Hold out a share of the rows and stop when their ELBO has not improved for
-        ``patience`` epochs, keeping the best weights.
-    device:
-        ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
-    n_threads:
-        CPU threads torch uses while fitting and sampling (``None``: torch's default, all
-        physical cores; 1 suits many fits running side by side).
-    verbose:
-        Show a progress bar with the losses.
+    epochs, batch_size, time_budget, early_stopping, patience, validation_fraction, device, \
+n_threads, verbose:
+        As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
+        signal is the ELBO of held-out rows.
     """
 
     name: ClassVar[str] = "tvae"
     tags: ClassVar[Tags] = Tags(conditioning="rejection", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 64, "n_threads": 1}
-
-    def __init__(
-        self,
-        *,
-        seed: int | None = None,
-        epochs: int = 80,
-        batch_size: int = 500,
-        latent_dim: int = 128,
-        width: int = 128,
-        layers: int = 2,
-        kl_weight: float = 1.0,
-        loss_factor: float = 2.0,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 1e-5,
-        time_budget: float | None = None,
-        early_stopping: bool = False,
-        patience: int = 10,
-        validation_fraction: float = 0.1,
-        device: str = "cpu",
-        n_threads: int | None = None,
-        verbose: bool = False,
-    ):
-        self.seed = seed
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.width = width
-        self.layers = layers
-        self.kl_weight = kl_weight
-        self.loss_factor = loss_factor
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.time_budget = time_budget
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.n_threads = n_threads
-        self.verbose = verbose
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_integers(self, ("latent_dim", "width"), 1)
-        check_integers(self, ("layers",), 0)
-        check_numbers(self, ("kl_weight", "loss_factor", "weight_decay"), positive=False)
-        check_numbers(self, ("learning_rate",), positive=True)
+    test_params: ClassVar[dict[str, Any]] = {"epochs": 3, "batch_size": 64, "n_threads": 1}
+    parameters: ClassVar[dict[str, Param]] = {
+        "latent_dim": Param(128, Integer(1)),
+        "width": Param(128, Integer(1)),
+        "layers": Param(2, Integer(0)),
+        "kl_weight": Param(1.0, Number(0)),
+        "loss_factor": Param(2.0, Number(0)),
+        "learning_rate": Param(1e-3, Number(0, closed="neither")),
+        "weight_decay": Param(1e-5, Number(0)),
+    }
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 80, "batch_size": 500}
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"numeric": "mode", "categorical": "onehot"}
+        return {"encoders": {"numeric": "mode", "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
     def _build(self, rng: np.random.Generator | None = None) -> None:
-        device = T.resolve_device(self.device)
+        device = resolve_device(self.device)
         d = self.transformer_.output_dim
-        self.layout_ = T.SpanLayout(self.transformer_.output_info, device)
-        with T.seeded(rng if rng is not None else np.random.default_rng(0), device):
+        self.layout_ = SpanLayout(self.transformer_.output_info, device)
+        with seeded(rng if rng is not None else np.random.default_rng(0), device):
             self.encoder_ = _Encoder(d, self.width, self.layers, self.latent_dim).to(device)
             self.decoder_ = _Decoder(self.latent_dim, self.width, self.layers, d).to(device)
 
@@ -178,8 +146,8 @@ class TVAESynthesizer(NeuralSynthesizer):
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
         device = self.layout_.device
-        generator = T.torch_generator(rng, device)
-        train_rows, held_rows = T.split_validation(
+        generator = torch_generator(rng, device)
+        train_rows, held_rows = split_validation(
             len(matrix), self.validation_fraction, self.early_stopping, rng
         )
         data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
@@ -192,7 +160,7 @@ class TVAESynthesizer(NeuralSynthesizer):
         def epoch():
             self.encoder_.train()
             self.decoder_.train()
-            for batch in T.batches(len(train_rows), self.batch_size, generator, device):
+            for batch in batches(len(train_rows), self.batch_size, generator, device):
                 rows = train_idx[batch]
                 x = data[rows]
                 noise = torch.randn((len(x), self.latent_dim), generator=generator, device=device)
@@ -207,7 +175,7 @@ class TVAESynthesizer(NeuralSynthesizer):
                 steps[0] += 1
                 yield {"loss": loss.item(), "reconstruction": recon.item(), "kl": kl.sum().item()}
 
-        def per_dimension(history: T.History) -> None:
+        def per_dimension(history: History) -> None:
             history.add("kl_per_dim", (kl_sum / max(steps[0], 1)).cpu().numpy().tolist())
             kl_sum.zero_()
             steps[0] = 0
@@ -221,34 +189,23 @@ class TVAESynthesizer(NeuralSynthesizer):
                 self.decoder_.eval()
                 total = 0.0
                 with torch.no_grad():
-                    for start, stop in T.in_chunks(len(held)):
+                    for start, stop in in_chunks(len(held)):
                         rows = held[start:stop]
                         recon, kl = self._elbo_terms(data[rows], None)
                         total += float(recon + kl.sum()) * (stop - start)
                 return total / len(held)
 
-        settings = T.LoopSettings(
-            self.epochs,
-            self.batch_size,
-            self.time_budget,
-            self.early_stopping,
-            self.patience,
-            self.verbose,
-            "TVAE",
-        )
-        self.history_ = T.train(
-            settings, epoch, [self.encoder_, self.decoder_], validate, per_dimension
-        )
+        self._run_loop(epoch, [self.encoder_, self.decoder_], validate, per_dimension)
         self.encoder_.eval()
         self.decoder_.eval()
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         layout = self.layout_
         device = layout.device
-        generator = T.torch_generator(rng, device)
+        generator = torch_generator(rng, device)
         out = np.empty((n, layout.dim), dtype=np.float32)
-        with T.threads(self.n_threads), torch.no_grad():
-            for start, stop in T.in_chunks(n):
+        with threads(self.n_threads), torch.no_grad():
+            for start, stop in in_chunks(n):
                 z = torch.randn((stop - start, self.latent_dim), generator=generator, device=device)
                 raw = self.decoder_(z)
                 tanh = torch.tanh(raw[:, layout.tanh])
@@ -266,15 +223,15 @@ class TVAESynthesizer(NeuralSynthesizer):
     # ------------------------------------------------------------------ state
     def _get_state(self) -> dict[str, Any]:
         return {
-            "encoder": T.module_arrays(self.encoder_),
-            "decoder": T.module_arrays(self.decoder_),
+            "encoder": module_arrays(self.encoder_),
+            "decoder": module_arrays(self.decoder_),
             "history": self.history_.to_state(),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._build()
-        T.load_module_arrays(self.encoder_, state["encoder"])
-        T.load_module_arrays(self.decoder_, state["decoder"])
+        load_module_arrays(self.encoder_, state["encoder"])
+        load_module_arrays(self.decoder_, state["decoder"])
         self.encoder_.eval()
         self.decoder_.eval()
-        self.history_ = T.History.from_state(state["history"])
+        self.history_ = History.from_state(state["history"])

@@ -1,7 +1,8 @@
 """Reversible, vectorised transforms between tables and float32 matrices.
 
 :class:`TableTransformer` composes per-column encoders from a
-:class:`~ouroboros.schema.Schema`; the encoders are usable on their own.
+:class:`~ouroboros.schema.Schema`, taking encoders by name from :data:`ENCODERS`;
+the encoders are usable on their own.
 """
 
 from ouroboros.transforms.base import Span
@@ -11,6 +12,7 @@ from ouroboros.transforms.categorical import (
     OneHotEncoder,
     OrdinalEncoder,
 )
+from ouroboros.transforms.encoders import ENCODERS, register_encoder
 from ouroboros.transforms.identifiers import ConstantFiller, IdentifierGenerator
 from ouroboros.transforms.numeric import (
     ModeEncoder,
@@ -22,6 +24,7 @@ from ouroboros.transforms.table import TableTransformer
 from ouroboros.transforms.values import DatetimeConverter, NumberConverter
 
 __all__ = [
+    "ENCODERS",
     "OTHER",
     "CategoricalEncoder",
     "ConstantFiller",
@@ -36,4 +39,5 @@ __all__ = [
     "Span",
     "StandardEncoder",
     "TableTransformer",
+    "register_encoder",
 ]

@@ -15,11 +15,6 @@ import pandas as pd
 
 from ouroboros.errors import NotFittedError
 
-#: activations a synthesizer applies to each span of the matrix
-ACTIVATIONS = ("tanh", "softmax", "linear")
-#: what a span holds
-SPAN_KINDS = ("value", "mode", "category", "missing")
-
 
 @dataclass(frozen=True)
 class Span:

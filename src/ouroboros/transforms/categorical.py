@@ -296,8 +296,3 @@ class OrdinalEncoder(CategoricalEncoder):
 
     def spans(self, column: str) -> list[Span]:
         return [Span(column, "category", 1, "linear")]
-
-
-CATEGORICAL_ENCODERS: dict[str, type[CategoricalEncoder]] = {
-    cls.name: cls for cls in (OneHotEncoder, OrdinalEncoder)
-}

@@ -446,8 +446,3 @@ class ModeEncoder(NumericEncoder):
         encoder.stds_ = np.asarray(state["stds"], dtype=np.float64)
         encoder.weights_ = np.asarray(state["weights"], dtype=np.float64)
         return encoder
-
-
-NUMERIC_ENCODERS: dict[str, type[NumericEncoder]] = {
-    cls.name: cls for cls in (StandardEncoder, QuantileEncoder, ModeEncoder)
-}

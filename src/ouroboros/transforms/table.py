@@ -2,12 +2,14 @@
 
 Numeric, integer and datetime columns go through a converter (to float64) and
 a numeric encoder, plus a present/missing indicator when they had missing
-values; categorical columns through a one-hot or ordinal encoder; identifier
-and constant columns are not modelled and are regenerated on inversion.
+values; categorical columns through a categorical encoder; identifier and
+constant columns are not modelled and are regenerated on inversion. The
+encoders come by name from :data:`~ouroboros.transforms.encoders.ENCODERS`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,24 +24,20 @@ from ouroboros.errors import (
     SchemaError,
     check_param,
 )
-from ouroboros.schema import ColumnKind, ColumnSchema, Schema, check_table
+from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema, check_table
 from ouroboros.transforms.base import Span, check_fitted
-from ouroboros.transforms.categorical import (
-    CATEGORICAL_ENCODERS,
-    CategoricalEncoder,
-    OneHotEncoder,
-)
+from ouroboros.transforms.categorical import CategoricalEncoder, OneHotEncoder
+from ouroboros.transforms.encoders import ENCODERS, EncoderSpec, describe, make_encoder
 from ouroboros.transforms.identifiers import ConstantFiller, IdentifierGenerator
-from ouroboros.transforms.numeric import (
-    NUMERIC_ENCODERS,
-    ModeEncoder,
-    NumericEncoder,
-    QuantileEncoder,
-    StandardEncoder,
-)
+from ouroboros.transforms.numeric import NumericEncoder
 from ouroboros.transforms.values import DatetimeConverter, NumberConverter
 
-STATE_VERSION = 1
+#: 2: the parameters are one ``encoders`` mapping (1: numeric, categorical, max_* options)
+STATE_VERSION = 2
+#: the encoder of each column kind unless told otherwise; "numeric" stands for the
+#: continuous, integer and datetime kinds that have no entry of their own
+DEFAULT_ENCODERS: dict[str, EncoderSpec] = {"numeric": "mode", "categorical": "onehot"}
+_ENCODER_KEYS = ("numeric", "continuous", "integer", "datetime", "categorical")
 #: rows from which columns are decoded on several threads (below, threads cost more)
 _PARALLEL_ROWS = 20_000
 _CONVERTERS = {"number": NumberConverter, "datetime": DatetimeConverter}
@@ -117,7 +115,7 @@ class _NumericColumn:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> _NumericColumn:
         converter = _lookup(_CONVERTERS, state["converter"]["type"], "converter")
-        encoder = _lookup(NUMERIC_ENCODERS, state["encoder"]["type"], "numeric encoder")
+        encoder = _encoder_class(state["encoder"]["type"], NumericEncoder)
         column = cls(
             state["name"],
             converter.from_state(state["converter"]),
@@ -152,7 +150,7 @@ class _CategoricalColumn:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> _CategoricalColumn:
-        encoder = _lookup(CATEGORICAL_ENCODERS, state["encoder"]["type"], "categorical encoder")
+        encoder = _encoder_class(state["encoder"]["type"], CategoricalEncoder)
         return cls(state["name"], encoder.from_state(state["encoder"]))
 
 
@@ -200,97 +198,86 @@ def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
         ) from exc
 
 
+def _encoder_class(name: str, base: type) -> type:
+    """The registered encoder ``name``, which must subclass ``base``."""
+    cls = _lookup(ENCODERS, name, "encoder")
+    if not issubclass(cls, base):
+        raise ModelFileError(f"encoder {name!r} in the transformer state is not a {base.__name__}")
+    return cls
+
+
+def _legacy_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Version-1 parameters (an encoder name per family plus its options) as ``encoders``."""
+    numeric = params.get("numeric", "mode")
+    options = {
+        "mode": {
+            "max_modes": params.get("max_modes", 10),
+            "max_rows": params.get("gmm_max_rows", 20_000),
+        },
+        "quantile": {"max_rows": params.get("quantile_max_rows", 100_000)},
+    }.get(numeric, {})
+    categorical = [
+        params.get("categorical", "onehot"),
+        {"max_categories": params.get("max_categories", 100)},
+    ]
+    return {"encoders": {"numeric": [numeric, options], "categorical": categorical}}
+
+
 class TableTransformer:
     """Reversible, vectorised encoding of a table into a float32 matrix, driven by a Schema.
 
     Parameters
     ----------
-    numeric:
-        ``"mode"`` (mode-specific normalisation, Xu et al. 2019, "Modeling Tabular
-        Data using Conditional GAN"), ``"quantile"`` (empirical CDF to a standard
-        normal) or ``"standard"`` (zero mean, unit variance); applies to
-        continuous, integer and datetime (as UTC seconds) columns.
-    categorical:
-        ``"onehot"`` (a softmax block) or ``"ordinal"`` (the block position
-        scaled to [0, 1] in one linear column).
-    max_categories:
-        widest category block; rarer categories are pooled into "other" and
-        resampled by frequency on inversion.
-    max_modes, gmm_max_rows:
-        mixture components and rows used to fit them, per column (``"mode"``).
-    quantile_max_rows:
-        rows whose distinct values make the empirical CDF (``"quantile"``).
+    encoders:
+        the encoder of each column kind, over :data:`DEFAULT_ENCODERS`: keys
+        ``"numeric"`` (continuous, integer and datetime, the last as UTC
+        seconds), ``"continuous"``, ``"integer"``, ``"datetime"`` and
+        ``"categorical"``; values a name registered in
+        :data:`~ouroboros.transforms.encoders.ENCODERS`, a ``(name, options)``
+        pair or an unfitted encoder (copied for each column). Built in:
+        ``"mode"`` (mode-specific normalisation, Xu et al. 2019, "Modeling
+        Tabular Data using Conditional GAN"; ``max_modes``, ``max_rows``),
+        ``"quantile"`` (empirical CDF to a standard normal; ``max_rows``),
+        ``"standard"`` (zero mean, unit variance), ``"onehot"`` (a softmax
+        block) and ``"ordinal"`` (the block position scaled to [0, 1]); both
+        categorical ones take ``max_categories``, the widest block, rarer
+        categories being pooled into "other" and resampled by frequency.
     """
 
-    def __init__(
-        self,
-        schema: Schema,
-        *,
-        numeric: str = "mode",
-        categorical: str = "onehot",
-        max_categories: int = 100,
-        max_modes: int = 10,
-        gmm_max_rows: int = 20_000,
-        quantile_max_rows: int = 100_000,
-    ):
+    def __init__(self, schema: Schema, *, encoders: Mapping[str, EncoderSpec] | None = None):
         self.schema = schema
-        self.numeric = numeric
-        self.categorical = categorical
-        self.max_categories = max_categories
-        self.max_modes = max_modes
-        self.gmm_max_rows = gmm_max_rows
-        self.quantile_max_rows = quantile_max_rows
+        self.encoders = dict(encoders or {})
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor parameters other than the schema."""
-        return {
-            "numeric": self.numeric,
-            "categorical": self.categorical,
-            "max_categories": self.max_categories,
-            "max_modes": self.max_modes,
-            "gmm_max_rows": self.gmm_max_rows,
-            "quantile_max_rows": self.quantile_max_rows,
-        }
+        """The constructor parameters other than the schema, as JSON values."""
+        merged = {**DEFAULT_ENCODERS, **self.encoders}
+        return {"encoders": {key: describe(spec, key) for key, spec in merged.items()}}
 
     def _check_params(self) -> None:
         check_param("schema", self.schema, isinstance(self.schema, Schema), "an ouroboros Schema")
-        check_param(
-            "numeric",
-            self.numeric,
-            self.numeric in NUMERIC_ENCODERS,
-            "one of " + ", ".join(map(repr, NUMERIC_ENCODERS)),
-        )
-        check_param(
-            "categorical",
-            self.categorical,
-            self.categorical in CATEGORICAL_ENCODERS,
-            "one of " + ", ".join(map(repr, CATEGORICAL_ENCODERS)),
-        )
-        for name, low in (
-            ("max_categories", 2),
-            ("max_modes", 1),
-            ("gmm_max_rows", 2),
-            ("quantile_max_rows", 2),
-        ):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            check_param(name, value, ok and value >= low, f"an integer >= {low}")
+        unknown = sorted(set(self.encoders) - set(_ENCODER_KEYS))
+        if unknown:
+            raise ParameterError(
+                f"parameter 'encoders': unknown keys {unknown}; use {list(_ENCODER_KEYS)}"
+            )
+        for key in ("continuous", "integer", "datetime", "categorical"):
+            self._encoder(ColumnKind(key))
 
-    def _numeric_encoder(self) -> NumericEncoder:
-        if self.numeric == "mode":
-            return ModeEncoder(max_modes=int(self.max_modes), max_rows=int(self.gmm_max_rows))
-        if self.numeric == "quantile":
-            return QuantileEncoder(max_rows=int(self.quantile_max_rows))
-        return StandardEncoder()
+    def _encoder(self, kind: ColumnKind) -> NumericEncoder | CategoricalEncoder:
+        """A fresh encoder for a column of ``kind``."""
+        merged = {**DEFAULT_ENCODERS, **self.encoders}
+        key = kind.value if kind.value in merged else "numeric"
+        base = NumericEncoder if kind in NUMERIC_KINDS else CategoricalEncoder
+        return make_encoder(merged[key], key, base)
 
     def _column(self, column: ColumnSchema):
         if column.kind is ColumnKind.CATEGORICAL:
-            encoder = CATEGORICAL_ENCODERS[self.categorical](int(self.max_categories))
-            return _CategoricalColumn(column.name, encoder)
-        if column.kind is ColumnKind.DATETIME:
-            return _NumericColumn(column.name, DatetimeConverter(), self._numeric_encoder())
-        if column.kind in (ColumnKind.CONTINUOUS, ColumnKind.INTEGER):
-            return _NumericColumn(column.name, NumberConverter(), self._numeric_encoder())
+            return _CategoricalColumn(column.name, self._encoder(column.kind))
+        if column.kind in NUMERIC_KINDS:
+            converter = (
+                DatetimeConverter() if column.kind is ColumnKind.DATETIME else NumberConverter()
+            )
+            return _NumericColumn(column.name, converter, self._encoder(column.kind))
         if column.kind is ColumnKind.IDENTIFIER:
             return _GeneratedColumn(column.name, IdentifierGenerator())
         return _GeneratedColumn(column.name, ConstantFiller())
@@ -467,8 +454,15 @@ class TableTransformer:
                 f"transformer state version {version} is newer than this ouroboros reads "
                 f"({STATE_VERSION}); upgrade ouroboros"
             )
-        transformer = cls(schema, **params)
-        transformer._check_params()
+        if version < 2:
+            params = _legacy_params(params)
+        try:
+            transformer = cls(schema, **params)
+            transformer._check_params()
+        except (ParameterError, TypeError) as exc:
+            raise ModelFileError(
+                f"the transformer state's parameters are not usable: {exc}"
+            ) from exc
         try:
             pipelines = [
                 _lookup(_COLUMN_TYPES, c["type"], "column type").from_state(c) for c in columns

@@ -15,8 +15,8 @@ import pandas as pd
 from ouroboros.errors import DataError
 from ouroboros.schema import MAX_PRECISION, ColumnKind, ColumnSchema
 from ouroboros.transforms.base import check_fitted, missing_marker
+from ouroboros.values import TICKS_PER_SECOND, datetime_seconds
 
-_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 #: candidate resolutions of a datetime column, in seconds, coarsest first
 _STEPS = (86_400, 3_600, 60, 1, 1e-3, 1e-6, 1e-9)
 
@@ -128,7 +128,7 @@ class DatetimeConverter:
         present = ticks[~stamps.isna().to_numpy()]
         if not len(present):
             raise DataError(f"column {column.name!r} is entirely missing; it cannot be datetime")
-        per_second = _PER_SECOND[self.unit_]
+        per_second = TICKS_PER_SECOND[self.unit_]
         self.step_ = 1
         for step in _STEPS:
             units = step * per_second
@@ -161,15 +161,13 @@ class DatetimeConverter:
         stamps = self._stamps(values)
         if stamps.dt.unit != self.unit_:
             stamps = stamps.dt.as_unit(self.unit_)
-        seconds = self._ticks(stamps) / _PER_SECOND[self.unit_]
-        seconds[stamps.isna().to_numpy()] = np.nan
-        return seconds
+        return datetime_seconds(stamps)
 
     def from_float(self, seconds: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
         check_fitted(self, "dtype_")
         seconds = np.asarray(seconds, dtype=np.float64)
         seconds = np.clip(np.nan_to_num(seconds, nan=self.min_), self.min_, self.max_)
-        steps = np.rint(seconds * (_PER_SECOND[self.unit_] / self.step_))
+        steps = np.rint(seconds * (TICKS_PER_SECOND[self.unit_] / self.step_))
         ticks = steps.astype(np.int64) * self.step_
         if missing is not None and missing.any():
             ticks[missing] = np.iinfo(np.int64).min
