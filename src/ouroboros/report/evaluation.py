@@ -101,42 +101,36 @@ def _figures(category: str, metrics: dict[str, dict]) -> list[dict]:
     return out
 
 
+#: fairness metric -> (title, headers, the detail keys of its two value columns)
+_FAIRNESS_TABLES = {
+    "group_share_similarity": ("Group shares", ("real", "synthetic"), ("real", "synthetic")),
+    "outcome_gap_ratio": (
+        "Outcome per group: {outcome}",
+        ("real", "synthetic"),
+        ("real", "synthetic"),
+    ),
+    "utility_gap_ratio": (
+        "Test error per group (boosting model)",
+        ("trained on real", "trained on synthetic"),
+        ("trtr_error", "tstr_error"),
+    ),
+}
+
+
 def _fairness_tables(metrics: dict[str, dict]) -> list[dict]:
     """Per-group tables of the fairness metrics."""
     tables = []
-    shares = metrics.get("group_share_similarity", {}).get("details")
-    if shares:
-        tables.append(
-            {
-                "title": "Group shares",
-                "headers": ["group", "real", "synthetic"],
-                "rows": list(
-                    zip(shares["groups"], shares["real"], shares["synthetic"], strict=True)
-                ),
-            }
-        )
-    outcome = metrics.get("outcome_gap_ratio", {}).get("details")
-    if outcome:
-        tables.append(
-            {
-                "title": f"Outcome per group: {outcome['outcome']}",
-                "headers": ["group", "real", "synthetic"],
-                "rows": list(
-                    zip(outcome["groups"], outcome["real"], outcome["synthetic"], strict=True)
-                ),
-            }
-        )
-    errors = metrics.get("utility_gap_ratio", {}).get("details")
-    if errors:
-        tables.append(
-            {
-                "title": "Test error per group (boosting model)",
-                "headers": ["group", "trained on real", "trained on synthetic"],
-                "rows": list(
-                    zip(errors["groups"], errors["trtr_error"], errors["tstr_error"], strict=True)
-                ),
-            }
-        )
+    for name, (title, headers, keys) in _FAIRNESS_TABLES.items():
+        details = metrics.get(name, {}).get("details")
+        if details:
+            columns = [details["groups"], *(details[k] for k in keys)]
+            tables.append(
+                {
+                    "title": title.format(outcome=details.get("outcome", "")),
+                    "headers": ["group", *headers],
+                    "rows": list(zip(*columns, strict=True)),
+                }
+            )
     return tables
 
 

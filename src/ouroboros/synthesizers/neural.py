@@ -37,8 +37,12 @@ class NeuralSynthesizer(Synthesizer):
     device:
         ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
     n_threads:
-        CPU threads torch uses while fitting and sampling (``None``: torch's default, all
-        physical cores; 1 suits many fits running side by side).
+        CPU threads torch uses while fitting and sampling; ``None`` takes torch's default
+        (every core). One by default: these networks are small, so on two cores a second
+        thread bought 15-25% on a quiet machine, while beside a busy neighbour its OpenMP
+        threads wait at every operation for a descheduled partner and the fit ran 3-4 times
+        slower (``bench/busy.py``); with one thread the rows also never depend on the
+        machine (CTGAN's do on the thread count).
     verbose:
         Show a progress bar with the losses.
     """
@@ -52,7 +56,7 @@ class NeuralSynthesizer(Synthesizer):
         "patience": Param(10, Integer(1)),
         "validation_fraction": Param(0.1, Number(0, 0.5, closed="neither", floats=True)),
         "device": Param("cpu", DeviceName()),
-        "n_threads": Param(None, Integer(1, optional=True)),
+        "n_threads": Param(1, Integer(1, optional=True)),
         "verbose": Param(False, Boolean()),
     }
 
