@@ -50,28 +50,32 @@ def neighbour(seconds: float) -> list[mp.Process]:
     return procs
 
 
-def fit_seconds(generator: str) -> dict:
+def fit_seconds(generator: str, threads: int) -> dict:
     """Fit ``generator`` in a fresh interpreter; its wall and CPU seconds and the threads used."""
     code = (
         "import json, time, pandas as pd, torch; from ouroboros import synthesizers\n"
         f"df = pd.read_csv({str(DATA)!r}); df = df[df['split'] == 'train'].drop(columns='split')\n"
         "w, c = time.perf_counter(), time.process_time()\n"
-        f"m = synthesizers.create({generator!r}, seed=0).fit(df)\n"
+        f"m = synthesizers.create({generator!r}, seed=0, **{_threads(threads)!r}).fit(df)\n"
         "print(json.dumps({'wall': time.perf_counter() - w, 'cpu': time.process_time() - c,"
-        " 'threads': torch.get_num_threads()}))\n"
+        " 'threads': m.n_threads}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(generator: str, repeats: int) -> dict:
+def _threads(threads: int) -> dict:
+    return {"n_threads": threads} if threads else {}
+
+
+def measure(generator: str, repeats: int, threads: int) -> dict:
     quiet, busy, loads = [], [], []
     for _ in range(repeats):
-        quiet.append(fit_seconds(generator)["wall"])
+        quiet.append(fit_seconds(generator, threads)["wall"])
         procs = neighbour(seconds=60 * 30)
         time.sleep(2.0)
         loads.append(os.getloadavg()[0])
-        busy.append(fit_seconds(generator)["wall"])
+        busy.append(fit_seconds(generator, threads)["wall"])
         for p in procs:
             p.terminate()
         for p in procs:
@@ -80,6 +84,7 @@ def measure(generator: str, repeats: int) -> dict:
     q, b = statistics.median(quiet), statistics.median(busy)
     return {
         "generator": generator,
+        "torch threads": threads or "default",
         "quiet fit (s)": round(q, 1),
         "busy fit (s)": round(b, 1),
         "ratio": round(b / q, 2),
@@ -92,12 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="n_threads of every fit (0: the generator's default)"
+    )
+    parser.add_argument("--section", default="busy")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     rows = []
     for name in args.generators.split(","):
-        rows.append(measure(name, args.repeats))
+        rows.append(measure(name, args.repeats, args.threads))
         print(json.dumps(rows[-1]), flush=True)
     table = markdown_table(rows)
     print(table)
@@ -105,12 +114,13 @@ def main() -> None:
         body = (
             "## Neural fits beside a CPU-bound neighbour (`bench/busy.py`)\n\n"
             f"Command: `python bench/busy.py --generators {args.generators} --repeats "
-            f"{args.repeats}`; {machine()}; load average before the run {load_before:.2f}. "
+            f"{args.repeats} --threads {args.threads}`; {machine()}; load average before the "
+            f"run {load_before:.2f}. "
             "Full Adult training split, defaults, one fresh process per fit; the neighbour "
             f"keeps 1.5 cores busy. Median of {args.repeats} run(s); target ratio <= {TARGET}.\n\n"
             f"{table}\n"
         )
-        write_section("busy", body)
+        write_section(args.section, body)
 
 
 if __name__ == "__main__":

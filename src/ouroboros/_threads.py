@@ -1,4 +1,5 @@
-"""Fan numpy work that releases the GIL out over the machine's cores, reproducibly.
+"""Fan numpy work that releases the GIL out over the machine's cores, reproducibly, and
+tell how many cores other processes leave free.
 
 Each task gets its own child generator, drawn from the caller's generator before any
 task runs, so results never depend on the number of threads or on their timing.
@@ -7,6 +8,7 @@ task runs, so results never depend on the number of threads or on their timing.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -44,3 +46,35 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = Tru
         return [fn(x) for x in items]
     with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
         return list(pool.map(fn, items))
+
+
+class CpuShare:
+    """How many of this process's cores other processes leave free, read from the
+    kernel's counters: the machine's busy time (``/proc/stat``) less this process's own
+    CPU time, over the window since the last reading. Where ``/proc/stat`` is missing
+    (not Linux), every core counts as free."""
+
+    def __init__(self) -> None:
+        self._last = self._reading()
+
+    @staticmethod
+    def _reading() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as handle:
+                fields = [float(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        return time.monotonic(), busy, time.process_time()
+
+    def free_cores(self) -> int:
+        """Cores (at least one) that others did not use since the last call."""
+        total = cores()
+        now, last = self._reading(), self._last
+        self._last = now
+        if now is None or last is None or now[0] - last[0] < 0.02:
+            return total
+        wall = now[0] - last[0]
+        others = max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / wall
+        return max(1, min(total, int(total - others + 0.5)))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ouroboros.errors import DataError, SchemaError
 from ouroboros.io import atomic_write_text
+from ouroboros.rules import discover, parse_all
 from ouroboros.values import datetime_seconds, guess_datetime_format, unparsed_kind
 
 SCHEMA_VERSION = 1
@@ -116,6 +117,8 @@ class Schema:
     version: int = SCHEMA_VERSION
     n_rows: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: rules every row obeys, as text (see :mod:`ouroboros.rules`)
+    rules: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -146,8 +149,10 @@ class Schema:
         *,
         kinds: dict[str, ColumnKind | str] | None = None,
         formats: dict[str, str] | None = None,
+        rules: bool = False,
     ) -> Schema:
-        """Detect the schema of ``data``; ``kinds``/``formats`` force a column's kind/format.
+        """Detect the schema of ``data``; ``kinds``/``formats`` force a column's kind/format;
+        ``rules=True`` adds the rules that hold on every row (:func:`ouroboros.rules.discover`).
 
         Raises :class:`DataError` listing every column that cannot be modelled.
         """
@@ -169,7 +174,16 @@ class Schema:
                 else f"{len(problems)} columns cannot be used:\n"
                 + "\n".join(f"- {p}" for p in problems)
             )
-        return cls(columns=columns, n_rows=len(data))
+        schema = cls(columns=columns, n_rows=len(data))
+        if rules:
+            schema.rules = [f.rule for f in schema.discover_rules(data)]
+        return schema
+
+    def discover_rules(self, data: pd.DataFrame, tolerance: float = 0.0) -> list:
+        """The rules ``data`` obeys (all rows but a ``tolerance`` share), with reasons."""
+        kinds = {c.name: c.kind.value for c in self.columns}
+        formats = {c.name: c.datetime_format for c in self.columns if c.datetime_format}
+        return discover(data[self.names], kinds, formats, tolerance)
 
     def conform(self, data: pd.DataFrame) -> Schema:
         """Re-detect statistics from ``data`` keeping this schema's kinds and formats.
@@ -182,6 +196,7 @@ class Schema:
         formats = {c.name: c.datetime_format for c in self.columns if c.datetime_format}
         schema = Schema.detect(data[self.names], kinds=kinds, formats=formats)
         schema.extras = dict(self.extras)
+        schema.rules = list(self.rules)
         return schema
 
     # ------------------------------------------------------------ validation
@@ -240,6 +255,10 @@ class Schema:
                 and float(c.min) > float(c.max)
             ):
                 problems.append(f"column {c.name!r}: min {c.min} is above max {c.max}")
+        try:
+            parse_all(self.rules, self.names)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
         if problems:
             raise SchemaError(problems)
 
@@ -249,6 +268,8 @@ class Schema:
         out["columns"] = [c.to_dict() for c in self.columns]
         if self.extras:
             out["extras"] = self.extras
+        if self.rules:
+            out["rules"] = list(self.rules)
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -272,6 +293,7 @@ class Schema:
             version=version,
             n_rows=data.get("n_rows"),
             extras=data.get("extras", {}),
+            rules=list(data.get("rules", [])),
         )
         schema.check()
         return schema

@@ -98,7 +98,13 @@ def test_every_template_extends_the_base_with_autoescape():
     env = templating.environment()
     assert env.autoescape is True
     reports = sorted(p.name for p in (REPORT / "templates").glob("*.html.j2"))
-    assert reports == ["base.html.j2", "collapse.html.j2", "compare.html.j2", "evaluation.html.j2"]
+    assert reports == [
+        "base.html.j2",
+        "causal.html.j2",
+        "collapse.html.j2",
+        "compare.html.j2",
+        "evaluation.html.j2",
+    ]
     for name in reports[1:]:
         text = (REPORT / "templates" / name).read_text(encoding="utf-8")
         assert text.startswith('{% extends "base.html.j2" %}')

@@ -115,3 +115,11 @@ def test_a_table_and_an_explicit_constructor_both_declare_parameters():
 def test_defaults_must_name_an_inherited_parameter():
     with pytest.raises(TypeError, match="unknown parameter 'nope'"):
         type("Bad", (IndependentSynthesizer,), {"defaults": {"nope": 1}})
+
+
+def test_set_params_checks_each_value_at_once():
+    model = synthesizers.create("tvae")
+    with pytest.raises(ParameterError, match="'epochs' of TVAESynthesizer must be an integer >= 1"):
+        model.set_params(epochs=0)
+    assert model.epochs == synthesizers.get("tvae").param_defaults()["epochs"]
+    assert model.set_params(epochs=3, n_threads=None).epochs == 3

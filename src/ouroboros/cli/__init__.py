@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from ouroboros.cli import collapse, core, evaluate, runs, sweep
+from ouroboros.cli import collapse, core, evaluate, impute, rules, runs, sweep
 from ouroboros.errors import OuroborosError
 
 app = typer.Typer(
@@ -29,7 +29,7 @@ def _root(
     """Synthetic tabular data that knows about model collapse."""
 
 
-for _module in (core, evaluate, collapse, sweep, runs):
+for _module in (core, impute, rules, evaluate, collapse, sweep, runs):
     _module.register(app)
 
 _USER_ERRORS = (OuroborosError, FileNotFoundError, PermissionError, IsADirectoryError)

@@ -42,3 +42,29 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[key.strip()] = raw
     return params
+
+
+def parse_conditions(items: list[str] | None) -> dict[str, Any]:
+    """``["sex=Female", "age=30..40"]`` -> ``{"sex": "Female", "age": (30, 40)}``: a value
+    (read as JSON where it parses, else text) or a ``LOW..HIGH`` range (either end may be
+    a date or a time, or empty for no bound)."""
+    conditions: dict[str, Any] = {}
+    for item in items or []:
+        column, sep, raw = item.partition("=")
+        if not sep or not column:
+            raise ParameterError(
+                f"--condition expects COLUMN=VALUE or COLUMN=LOW..HIGH; got {item!r}"
+            )
+        low, dots, high = raw.partition("..")
+        if dots:
+            conditions[column] = (_value(low) if low else None, _value(high) if high else None)
+        else:
+            conditions[column] = _value(raw)
+    return conditions
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from ouroboros import datasets, synthesizers
-from ouroboros.cli._common import console, parse_params, step
+from ouroboros.causal.graph import read_dag
+from ouroboros.cli._common import console, parse_conditions, parse_params, step
+from ouroboros.cli.rules import fit_rules
 from ouroboros.errors import ParameterError
 from ouroboros.io import CsvFormat, atomic_write_text, read_table_format, write_table
+from ouroboros.report.causal import write_graph
 from ouroboros.schema import Schema
 from ouroboros.summary import compare_columns, render_text
 
@@ -24,9 +28,18 @@ def fit(
     schema: Path = typer.Option(None, "--schema", help="Schema JSON (from `ouro schema`)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same model)."),
     output: Path = typer.Option(..., "--output", "-o", help="Model file to write (.ouro)."),
+    rules: Path = typer.Option(None, "--rules", help="Rules JSON (from `ouro rules`)."),
+    auto_rules: bool = typer.Option(False, "--auto-rules", help="Apply the discovered rules."),
+    rule_tolerance: float = typer.Option(
+        0.0, "--rule-tolerance", help="Share of rows a rule may break (0: none)."
+    ),
+    dag: Path = typer.Option(None, "--dag", help="Causal graph JSON, [[parent, child], ...]."),
+    graph: Path = typer.Option(None, "--graph", help="Write the causal graph page (HTML) here."),
 ) -> None:
     """Fit a generator on DATA and save it to one model file."""
     params = parse_params(param)
+    if dag is not None:
+        params["dag"] = [list(edge) for edge in read_dag(dag)]
     if seed is not None:
         params["seed"] = seed
     model = synthesizers.create(synth, **params)
@@ -36,10 +49,17 @@ def fit(
     with step(f"reading {data.name}"):
         table, csv_format = read_table_format(data)
     with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
-        model.fit(table, schema=schema)
+        found = fit_rules(table, schema, rules, auto_rules, rule_tolerance)
+        extra = {"rules": found, "rule_tolerance": rule_tolerance} if found else {}
+        model.fit(table, schema=schema, **extra)
     _record_format(model.schema_, csv_format)
     model.save(output)
     console.print(f"model written to [bold]{output}[/]")
+    if graph is not None:
+        if not hasattr(model, "graph_"):
+            raise ParameterError(f"--graph: a {synth!r} model has no causal graph")
+        write_graph(model.graph_.to_dict(), graph, sorted(model.removed_edges()))
+        console.print(f"causal graph drawn in [bold]{graph}[/]")
 
 
 def sample(
@@ -47,14 +67,30 @@ def sample(
     n: int = typer.Option(..., "-n", "--rows", help="Number of rows to draw."),
     output: Path = typer.Option(..., "--output", "-o", help="Output table (.csv or .parquet)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same rows)."),
+    intervene: list[str] = typer.Option(
+        None, "--intervene", help="do(COLUMN=VALUE) or a shift COLUMN=+5 (causal models)."
+    ),
+    condition: list[str] = typer.Option(
+        None, "--condition", "-c", help="Every row meets COLUMN=VALUE or COLUMN=LOW..HIGH."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", "-p", help="Sampling setting KEY=VALUE, e.g. temperature=0.8 (argn)."
+    ),
 ) -> None:
     """Draw N synthetic rows from a saved model (a CSV in the training file's dialect)."""
     if n <= 0:
         raise ParameterError(f"-n must be a positive number of rows; got {n}")
     _check_output_folder(output)
     loaded = synthesizers.load(model)
+    if param:
+        loaded.set_params(**parse_params(param))
+    options = {"conditions": parse_conditions(condition)} if condition else {}
+    if intervene:
+        if "interventions" not in inspect.signature(loaded.sample).parameters:
+            raise ParameterError(f"a {loaded.name!r} model takes no --intervene")
+        options["interventions"] = parse_params(intervene)
     with step(f"sampling {n:,} rows"):
-        table = loaded.sample(n, seed=seed)
+        table = loaded.sample(n, seed=seed, **options)
     write_table(table, output, CsvFormat.from_dict(loaded.schema_.extras.get("csv")))
     console.print(f"{n:,} rows written to [bold]{output}[/]")
 

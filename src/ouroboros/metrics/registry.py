@@ -11,12 +11,22 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ouroboros.errors import ParameterError
-from ouroboros.metrics import collapse, detection, diversity, fairness, fidelity, privacy, utility
+from ouroboros.metrics import (
+    causal,
+    collapse,
+    detection,
+    diversity,
+    fairness,
+    fidelity,
+    privacy,
+    rules,
+    utility,
+)
 from ouroboros.metrics.base import CATEGORIES, DIRECTIONS, REQUIREMENTS, SENSITIVITIES, Metric
 
 ENTRY_POINT_GROUP = "ouroboros.metrics"
 
-_MODULES = (fidelity, detection, diversity, privacy, utility, fairness, collapse)
+_MODULES = (fidelity, rules, detection, diversity, privacy, utility, fairness, causal, collapse)
 _BUILTIN: dict[str, type[Metric]] = {m.name: m for module in _MODULES for m in module.METRICS}
 _REGISTERED: dict[str, type[Metric]] = {}
 

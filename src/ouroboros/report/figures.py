@@ -272,3 +272,52 @@ def theory_chart(curves: Mapping[str, Sequence[float]], palette: Mapping[str, st
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
     return png(fig)
+
+
+def causal_graph(
+    nodes: Sequence[str], edges: Sequence[Sequence[str]], removed: Sequence[Sequence[str]] = ()
+) -> str | None:
+    """A DAG drawn in layers (a node one layer right of its deepest parent); edges cut at
+    sampling time are dashed and red."""
+    if not nodes:
+        return None
+    parents = {n: [a for a, b in edges if b == n] for n in nodes}
+    layer: dict[str, int] = {}
+
+    def depth(node: str) -> int:
+        if node not in layer:
+            layer[node] = 1 + max((depth(p) for p in parents[node]), default=-1)
+        return layer[node]
+
+    for node in nodes:
+        depth(node)
+    columns: dict[int, list[str]] = {}
+    for node in nodes:
+        columns.setdefault(layer[node], []).append(node)
+    where = {n: (x, -i + (len(c) - 1) / 2) for x, c in columns.items() for i, n in enumerate(c)}
+    height = max(len(c) for c in columns.values())
+    fig = figure(max(3.0, 2.2 * len(columns)), max(2.0, 0.7 * height))
+    axes = fig.add_subplot()
+    cut = {tuple(e) for e in removed}
+    for a, b in [*edges, *[e for e in removed if tuple(e) not in {tuple(x) for x in edges}]]:
+        style = {"color": SERIES[1], "linestyle": "--"} if (a, b) in cut else {"color": GUIDE}
+        axes.annotate(
+            "",
+            xy=where[b],
+            xytext=where[a],
+            arrowprops={"arrowstyle": "-|>", "shrinkA": 14, "shrinkB": 14, "lw": 1, **style},
+        )
+    for node, (x, y) in where.items():
+        axes.text(
+            x,
+            y,
+            _short(node),
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": REAL},
+        )
+    axes.set_xlim(-0.6, len(columns) - 0.4)
+    axes.set_ylim(-height / 2 - 0.1, height / 2 + 0.1)
+    axes.axis("off")
+    return png(fig)

@@ -37,6 +37,7 @@ from ouroboros.synthesizers.params import (
     table_from_signature,
 )
 from ouroboros.transforms import TableTransformer
+from ouroboros.transforms.rules import RuleTransform
 from ouroboros.values import datetime_seconds
 
 #: rows drawn per round of rejection sampling, as a multiple of the rows asked for
@@ -137,9 +138,11 @@ class Synthesizer(ABC):
         return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params: Any) -> Synthesizer:
-        """Change hyper-parameters (checked at the next ``fit``)."""
+        """Change hyper-parameters, each checked against its table entry now (so that a
+        sampling setting changed on a fitted model, such as ``temperature``, is too)."""
         self._reject_unknown(params)
         for key, value in params.items():
+            self._param_table[key].allowed.check(type(self).__name__, key, value)
             setattr(self, key, value)
         return self
 
@@ -160,15 +163,30 @@ class Synthesizer(ABC):
         return {}
 
     def fit(
-        self, data: pd.DataFrame, schema: Schema | dict | str | os.PathLike | None = None
+        self,
+        data: pd.DataFrame,
+        schema: Schema | dict | str | os.PathLike | None = None,
+        rules: list[str] | None = None,
+        rule_tolerance: float = 0.0,
     ) -> Synthesizer:
-        """Learn the distribution of ``data``; ``schema`` overrides detected column kinds."""
+        """Learn the distribution of ``data``; ``schema`` overrides detected column kinds.
+
+        ``rules`` (added to the schema's) are kept by construction in every sample
+        (:mod:`ouroboros.rules`); a rule broken by more than a ``rule_tolerance`` share
+        of the rows of ``data`` is refused with a :class:`~ouroboros.rules.RuleError`.
+        """
         self._check_params()
         schema = _resolve_schema(data, schema)
+        if rules:
+            schema.rules = list(dict.fromkeys([*schema.rules, *rules]))
         if not self.tags.handles_missing:
             _refuse_missing(type(self).__name__, data)
         rng = np.random.default_rng(self.seed)
         self.schema_ = schema
+        self.rules_ = RuleTransform(schema, rule_tolerance) if schema.rules else None
+        if self.rules_ is not None:
+            data = self.rules_.fit_transform(data, rng)
+            schema = self.rules_.inner_schema_
         self.transformer_ = TableTransformer(schema, **self._transformer_options()).fit(data, rng)
         matrix = self.transformer_.transform(data, rng)
         self.n_training_rows_ = len(data)
@@ -201,12 +219,34 @@ class Synthesizer(ABC):
             raise ParameterError(f"parameter 'n' must be a positive integer; got {n!r}")
         n = int(n)
         rng = self.sample_rng_ if seed is None else np.random.default_rng(seed)
+        rules = getattr(self, "rules_", None)
         if conditions:
             predicates = self._condition_predicates(conditions)
-            table = self._sample_conditional(n, rng, conditions, predicates)
+            if rules is not None:
+                rules.check_conditions(conditions)
+            if rules is None or not (rules.checked or rules.produced() & set(conditions)):
+                table = self._sample_conditional(n, rng, conditions, predicates)
+                table = table if rules is None else rules.inverse(table, rng)
+            else:
+                table = Synthesizer._sample_conditional(self, n, rng, conditions, predicates)
         else:
-            table = self.transformer_.inverse_transform(self._sample(n, rng), rng)
+            table = self._draw_rows(n, rng)
+            if len(table) < n:  # rows broke a rule kept only by rejection
+                more = self._rejection_sample(
+                    n - len(table), rng, {}, lambda m: self._draw_rows(m, rng)
+                )
+                table = pd.concat([table, more], ignore_index=True)
         return table.reset_index(drop=True)
+
+    def _draw_rows(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        """``n`` rows decoded, with the rules restored; rows breaking a rule kept only by
+        rejection are dropped."""
+        table = self.transformer_.inverse_transform(self._sample(n, rng), rng)
+        rules = getattr(self, "rules_", None)
+        if rules is None:
+            return table
+        table = rules.inverse(table, rng)
+        return table[rules.accept(table)]
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -220,12 +260,7 @@ class Synthesizer(ABC):
         predicates: dict[str, Callable[[pd.Series], np.ndarray]],
     ) -> pd.DataFrame:
         """Rows meeting ``conditions``; rejection sampling unless a subclass does better."""
-        return self._rejection_sample(
-            n,
-            rng,
-            predicates,
-            lambda m: self.transformer_.inverse_transform(self._sample(m, rng), rng),
-        )
+        return self._rejection_sample(n, rng, predicates, lambda m: self._draw_rows(m, rng))
 
     def _rejection_sample(
         self,
@@ -247,9 +282,10 @@ class Synthesizer(ABC):
             total += int(mask.sum())
             if total >= n:
                 return pd.concat(kept, ignore_index=True).iloc[:n]
+        asked = f"the conditions {sorted(predicates)}" if predicates else "the rules"
         raise ConditionError(
-            f"the conditions {sorted(predicates)} were met by only {total} of {drawn} sampled "
-            f"rows, fewer than the {n} asked for; widen the conditions or ask for fewer rows"
+            f"{asked} were met by only {total} of {drawn} sampled rows, fewer than the "
+            f"{n} asked for; widen the conditions or rules, or ask for fewer rows"
         )
 
     def _condition_predicates(
@@ -329,6 +365,8 @@ class Synthesizer(ABC):
             "model": self._get_state(),
             "sample_rng": self.sample_rng_.bit_generator.state,
         }
+        if getattr(self, "rules_", None) is not None:
+            state["rules"] = self.rules_.to_state()
         return write_model(path, header, state)
 
     @classmethod
@@ -350,7 +388,10 @@ class Synthesizer(ABC):
         try:
             model = klass(**header.get("params", {}))
             model.schema_ = Schema.from_dict(header["schema"])
-            model.transformer_ = TableTransformer.from_state(state["transformer"], model.schema_)
+            rules = state.get("rules")
+            model.rules_ = None if rules is None else RuleTransform.from_state(rules, model.schema_)
+            inner = model.schema_ if rules is None else model.rules_.inner_schema_
+            model.transformer_ = TableTransformer.from_state(state["transformer"], inner)
             model.n_training_rows_ = int(header.get("n_training_rows", 0))
             model._set_state(state["model"])
             model.sample_rng_ = np.random.default_rng()

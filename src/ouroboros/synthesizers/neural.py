@@ -37,12 +37,12 @@ class NeuralSynthesizer(Synthesizer):
     device:
         ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"``.
     n_threads:
-        CPU threads torch uses while fitting and sampling; ``None`` takes torch's default
-        (every core). One by default: these networks are small, so on two cores a second
-        thread bought 15-25% on a quiet machine, while beside a busy neighbour its OpenMP
-        threads wait at every operation for a descheduled partner and the fit ran 3-4 times
-        slower (``bench/busy.py``); with one thread the rows also never depend on the
-        machine (CTGAN's do on the thread count).
+        CPU threads torch uses while fitting and sampling. ``None`` (default) follows the
+        cores other processes leave free, read before the fit and again every epoch: on
+        a busy machine torch's threads wait for each other at every operation, and a fit
+        on every core beside a neighbour ran several times slower (``bench/busy.py``).
+        A fixed count makes CTGAN's rows independent of the machine's load (its sums
+        depend on the thread count; TVAE's and TabDDPM's do not).
     verbose:
         Show a progress bar with the losses.
     """
@@ -56,7 +56,7 @@ class NeuralSynthesizer(Synthesizer):
         "patience": Param(10, Integer(1)),
         "validation_fraction": Param(0.1, Number(0, 0.5, closed="neither", floats=True)),
         "device": Param("cpu", DeviceName()),
-        "n_threads": Param(1, Integer(1, optional=True)),
+        "n_threads": Param(None, Integer(1, optional=True)),
         "verbose": Param(False, Boolean()),
     }
 

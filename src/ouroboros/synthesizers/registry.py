@@ -50,6 +50,7 @@ _BUILTIN = {
     "tvae": Builtin("ouroboros.synthesizers.tvae:TVAESynthesizer", ("torch",)),
     "tabddpm": Builtin("ouroboros.synthesizers.tabddpm:TabDDPMSynthesizer", ("torch",)),
     "argn": Builtin("ouroboros.synthesizers.argn:ARGNSynthesizer", ("torch",)),
+    "causal": Builtin("ouroboros.synthesizers.causal:CausalSynthesizer"),
 }
 
 

@@ -7,13 +7,16 @@ state and restores it afterwards, so that fitting never changes anyone else's se
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 import torch
 
+from ouroboros._threads import CpuShare
 from ouroboros.errors import ParameterError
 from ouroboros.synthesizers.params import Constraint
 
@@ -64,18 +67,67 @@ def seeded(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
         yield
 
 
+#: the thread policy of the fit or draw running in this context (see :func:`threads`)
+_POLICY: ContextVar[_Adaptive | None] = ContextVar("ouroboros_torch_threads", default=None)
+#: seconds of the first reading of the free cores, before any thread is started
+_PROBE = 0.1
+
+
+#: seconds for which a reading stands in for a new probe (draws in quick succession)
+_FRESH = 2.0
+
+
+class _Adaptive:
+    """Torch threads that follow the cores other processes leave free."""
+
+    #: the latest reading of this process: (monotonic time, free cores)
+    recent: tuple[float, int] = (-_FRESH, 1)
+
+    def __init__(self) -> None:
+        self.share = CpuShare()
+        stamp, count = _Adaptive.recent
+        if time.monotonic() - stamp > _FRESH:
+            time.sleep(_PROBE)
+            count = self._read()
+        torch.set_num_threads(count)
+
+    def _read(self) -> int:
+        count = self.share.free_cores()
+        _Adaptive.recent = (time.monotonic(), count)
+        return count
+
+    def adapt(self) -> None:
+        count = self._read()
+        if count != torch.get_num_threads():
+            torch.set_num_threads(count)
+
+
 @contextmanager
 def threads(count: int | None) -> Iterator[None]:
-    """Use ``count`` CPU threads inside the block (``None``: leave torch's setting)."""
-    if count is None:
-        yield
-        return
+    """Use ``count`` CPU threads inside the block; ``None`` uses the cores that other
+    processes leave free, read now and again at every :func:`adapt_threads` (each epoch).
+
+    On a busy machine torch's OpenMP threads wait at every operation for a partner the
+    scheduler has put aside, so a fit on as many threads as cores ran several times
+    slower than on one; following the free cores keeps the quiet machine's speed."""
     before = torch.get_num_threads()
-    torch.set_num_threads(count)
+    if count is not None:
+        torch.set_num_threads(count)
+        token = _POLICY.set(None)
+    else:
+        token = _POLICY.set(_POLICY.get() or _Adaptive())
     try:
         yield
     finally:
+        _POLICY.reset(token)
         torch.set_num_threads(before)
+
+
+def adapt_threads() -> None:
+    """Follow the free cores again, inside ``threads(None)``; otherwise nothing."""
+    policy = _POLICY.get()
+    if policy is not None:
+        policy.adapt()
 
 
 class DeviceName(Constraint):

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ouroboros.errors import ParameterError
+from ouroboros.synthesizers.torch_utils.device import adapt_threads
 
 #: rows pushed through a network at once when sampling or scoring (bounds memory)
 CHUNK = 16_384
@@ -120,6 +121,7 @@ def train(
                 history.add(key, value / max(steps, 1))
             if extra is not None:
                 extra(history)
+            adapt_threads()
             message = "  ".join(f"{k} {v / max(steps, 1):.4f}" for k, v in sums.items())
             if validate is not None:
                 score = float(validate())
