@@ -129,11 +129,14 @@ def worker_fit(args) -> None:
         model.fit(train)
     else:
         from ouroboros import synthesizers
+        from ouroboros.schema import Schema
 
-        klass = synthesizers.get(args.generator)
+        # NAME+rules: the generator fitted with the rules discovered on the training rows
+        name, _, rules = args.generator.partition("+")
+        klass = synthesizers.get(name)
         options = {"device": "auto"} if args.gpu and "device" in klass.param_names() else {}
         model = klass(seed=args.seed, **options)
-        model.fit(train)
+        model.fit(train, schema=Schema.detect(train, rules=True) if rules else None)
     fit_wall, fit_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     load_fit = os.getloadavg()[0]
     wall0 = time.perf_counter()

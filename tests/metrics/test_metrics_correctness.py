@@ -241,3 +241,16 @@ def test_total_variation_counts_missing_as_a_level():
     table = evaluation.table.set_index(["metric", "column"])["value"]
     assert table[("tv_complement", "c")] == pytest.approx(0.75)
     assert table[("missing_rate_similarity", "c")] == pytest.approx(0.75)
+
+
+def test_detection_attribution_names_the_column_that_differs_on_large_tables():
+    """Folds list real rows first: the shuffled part must span both (it once held only real
+    rows beyond 1,000 per fold, and every drop came out undefined)."""
+    rng = np.random.default_rng(0)
+    n = 6_000
+    real = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    fake = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(2.0, 1.0, size=n)})
+    result = evaluate(real, fake, metrics=["detection_attribution"], ceilings=False)
+    drops = {row["column"]: row["value"] for row in result["detection_attribution"].rows}
+    assert drops["b"] is not None and drops["b"] > 0.2
+    assert drops["a"] is not None and drops["a"] < 0.05

@@ -26,14 +26,6 @@ JOB_PROBS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def people(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     """sex and edu independent; job depends on both; code is a function of job; pay on job."""
     gen = np.random.default_rng(seed)

@@ -77,8 +77,9 @@ def _detection(context: EvaluationContext) -> dict:
         for train, test in folds.split(x, y):
             model = boosting_classifier(categorical, context.seed).fit(x[train], y[train])
             scores[test] = model.predict_proba(x[test])[:, 1]
-            # every column shuffled in turn on part of the fold, predicted in one batch
-            part = test[:ATTRIBUTION_ROWS]
+            # every column shuffled in turn on part of the fold, predicted in one batch; the
+            # part is spread over the fold, whose sorted indices put real rows first
+            part = test[:: max(1, len(test) // ATTRIBUTION_ROWS)][:ATTRIBUTION_ROWS]
             shuffled = np.tile(x[part], (len(names), 1))
             for j in range(len(names)):
                 block = slice(j * len(part), (j + 1) * len(part))
