@@ -10,6 +10,7 @@ every value at ``fit`` with one message shape (after scikit-learn's
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +19,20 @@ import numpy as np
 from ouroboros.errors import ParameterError
 
 
-class Constraint:
+class Constraint(ABC):
     """Allowed values of one parameter; subclasses give ``accepts`` and ``description``."""
 
     optional: bool = False
     annotation: str = "Any"
 
+    @abstractmethod
     def accepts(self, value: Any) -> bool:
-        raise NotImplementedError
+        """Whether ``value`` is allowed (``None`` is handled by ``optional``)."""
 
     @property
+    @abstractmethod
     def description(self) -> str:
-        raise NotImplementedError
+        """The allowed values in words, for the error message."""
 
     def check(self, owner: str, name: str, value: Any) -> None:
         """Raise :class:`ParameterError` naming ``owner``'s parameter unless ``value`` is allowed."""
