@@ -23,7 +23,7 @@ from ouroboros.errors import ConditionError, DataError
 from ouroboros.schema import ColumnKind
 from ouroboros.synthesizers.argn_net import ARGNNet, draw_tokens, order_mask
 from ouroboros.synthesizers.argn_tokens import ColumnTokens, Tokenizer, condition_bounds
-from ouroboros.synthesizers.base import Tags
+from ouroboros.synthesizers.base import Tags, rows_meeting
 from ouroboros.synthesizers.neural import NeuralSynthesizer
 from ouroboros.synthesizers.params import Integer, Number, Param
 from ouroboros.synthesizers.torch_utils.device import (
@@ -260,7 +260,7 @@ n_threads, verbose:
 
         table = draw(n)
         for _ in range(_REDRAWS):
-            good = _meets(table, predicates)
+            good = rows_meeting(table, predicates)
             if good.all():
                 return table
             table = pd.concat([table[good], draw(int((~good).sum()))], ignore_index=True)
@@ -318,13 +318,6 @@ n_threads, verbose:
         load_module_arrays(self.net_, state["net"])
         self.net_.eval()
         self.history_ = History.from_state(state["history"])
-
-
-def _meets(table: pd.DataFrame, predicates: dict[str, Callable]) -> np.ndarray:
-    ok = np.ones(len(table), dtype=bool)
-    for column, predicate in predicates.items():
-        ok &= predicate(table[column])
-    return ok
 
 
 def _present(col: ColumnTokens) -> np.ndarray:

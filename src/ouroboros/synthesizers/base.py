@@ -275,9 +275,7 @@ class Synthesizer(ABC):
         for _ in range(_REJECTION_ROUNDS):
             table = draw(batch)
             drawn += len(table)
-            mask = np.ones(len(table), dtype=bool)
-            for column, predicate in predicates.items():
-                mask &= predicate(table[column])
+            mask = rows_meeting(table, predicates)
             kept.append(table[mask])
             total += int(mask.sum())
             if total >= n:
@@ -471,3 +469,13 @@ def _equal_predicate(wanted: Any) -> Callable[[pd.Series], np.ndarray]:
         return np.asarray(values == wanted, dtype=bool)
 
     return predicate
+
+
+def rows_meeting(
+    table: pd.DataFrame, predicates: dict[str, Callable[[pd.Series], np.ndarray]]
+) -> np.ndarray:
+    """The mask of the rows of ``table`` that meet every condition's predicate."""
+    mask = np.ones(len(table), dtype=bool)
+    for column, predicate in predicates.items():
+        mask &= predicate(table[column])
+    return mask

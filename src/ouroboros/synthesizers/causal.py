@@ -33,8 +33,9 @@ Intervention = tuple[str, Any]
 
 
 class CausalSynthesizer(Synthesizer):
-    """Structural causal model with node models of their parents (see
-    :mod:`~ouroboros.synthesizers.causal_nodes`).
+    """Structural causal model over a given or discovered graph (Pearl 2009).
+
+    Each column is a model of its parents (:mod:`~ouroboros.synthesizers.causal_nodes`).
 
     Parameters
     ----------
