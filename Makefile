@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint format browser bench-env clean
+.PHONY: demo test install lint format browser postgres bench-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,ray,causal]"
+	$(BIN)/python -m pip install -q -e ".[test,ray,causal,dp,postgres,lineage]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +25,14 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: the browser test will be skipped"; }
+
+# PostgreSQL server binaries for the store tests, which start a throwaway cluster of their
+# own (Debian package; they skip, saying why, only where neither it nor apt-get exists).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || \
+		{ command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+		echo "PostgreSQL not installed (as root: apt-get install postgresql): its store tests will fail"
 
 demo: install
 	$(BIN)/ouro demo
@@ -37,7 +45,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: install browser lint
+test: install browser postgres lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:

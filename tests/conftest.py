@@ -13,6 +13,24 @@ from ouroboros.testing import contract_table
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _watermark_key(tmp_path_factory: pytest.TempPathFactory):
+    """Every test (and fixture, of any scope) samples with one fixed watermark key, and no
+    test writes a key file into the real home (``$OURO_HOME`` is a temporary folder)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OURO_WATERMARK_KEY", "ouroboros-test-suite")
+        patch.setenv("OURO_HOME", str(tmp_path_factory.mktemp("ouro-home")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _lineage_catalog(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test has a lineage catalog (the default run store) of its own, so that what
+    `ouro sample` keeps there never reaches another test or the working folder's runs.db."""
+    folder = tmp_path_factory.mktemp("catalog")
+    monkeypatch.setenv("OUROBOROS_STORE", f"sqlite:///{folder / 'runs.db'}")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

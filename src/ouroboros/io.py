@@ -8,15 +8,23 @@ Every writer goes through :func:`atomic_path`: the bytes land in a temporary fil
 in the target folder, which is renamed onto the target only once complete, so a
 crash never leaves a half-written file and an existing file is only ever replaced
 by a complete one.
+
+A table's lineage record (``frame.attrs["ouroboros.lineage"]``, see
+:mod:`ouroboros.lineage`) travels with it: :func:`write_table` writes it as Parquet
+key-value metadata or, for CSV, as the sidecar ``FILE.lineage.json``, and
+:func:`read_table` puts it back into ``attrs``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import gzip
+import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,13 +32,45 @@ from typing import Any
 
 import pandas as pd
 
-from ouroboros.errors import FileFormatError, ParameterError
+from ouroboros.errors import DataWarning, FileFormatError, ParameterError
 from ouroboros.values import is_comma_decimal
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
+#: the ``DataFrame.attrs`` key, Parquet metadata key and sidecar content of a lineage record
+LINEAGE_KEY = "ouroboros.lineage"
+LINEAGE_SUFFIX = ".lineage.json"
+
+
+class AttrsRecord(dict):
+    """A read-only JSON object kept in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` into every frame and column it derives; a read-only
+    value can be shared instead, so a record costs nothing per operation.
+    """
+
+    def __deepcopy__(self, memo: dict) -> AttrsRecord:
+        return self
+
+    def __copy__(self) -> AttrsRecord:
+        return self
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a lineage record in attrs is read-only; attach a new record instead")
+
+    __setitem__ = __delitem__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return (AttrsRecord, (copy.deepcopy(dict(self)),))
+
+
+def lineage_sidecar(path: str | os.PathLike) -> Path:
+    """The sidecar that holds a CSV file's lineage record: ``FILE.lineage.json``."""
+    path = Path(path)
+    return path.with_name(path.name + LINEAGE_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -162,9 +202,11 @@ def read_table_format(path: str | os.PathLike, **kwargs) -> tuple[pd.DataFrame, 
         raise PermissionError(f"cannot read {str(path)!r}: permission denied") from exc
     if magic == _PARQUET_MAGIC:
         try:
-            return pd.read_parquet(path, **kwargs), None
+            data = pd.read_parquet(path, **kwargs)
+            metadata = _parquet_metadata(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             raise FileFormatError(f"{str(path)!r} is not a readable Parquet file: {exc}") from exc
+        return _restore_lineage(data, metadata.get(LINEAGE_KEY.encode()), path), None
     compressed = magic[:2] == _GZIP_MAGIC
     if _suffix(path) in PARQUET_SUFFIXES:
         raise FileFormatError(f"{str(path)!r} has a Parquet suffix but is not a Parquet file")
@@ -181,12 +223,56 @@ def read_table_format(path: str | os.PathLike, **kwargs) -> tuple[pd.DataFrame, 
     decimal = kwargs.get("decimal", ".")
     if delimiter != "," and "decimal" not in kwargs:
         decimal = _read_decimal_commas(data)
-    return data, CsvFormat(delimiter=delimiter, decimal=decimal)
+    sidecar = lineage_sidecar(path)
+    text = sidecar.read_bytes() if sidecar.is_file() else None
+    return _restore_lineage(data, text, sidecar), CsvFormat(delimiter=delimiter, decimal=decimal)
+
+
+def _parquet_metadata(path: Path) -> dict[bytes, bytes]:
+    import pyarrow.parquet as pq
+
+    return dict(pq.read_schema(path).metadata or {})
+
+
+def _restore_lineage(data: pd.DataFrame, raw: bytes | None, source: Path) -> pd.DataFrame:
+    """Put the lineage record found in ``raw`` (JSON bytes) into ``data.attrs``.
+
+    Without one, a record that pandas kept in ``attrs`` (a Parquet file written by
+    ``DataFrame.to_parquet``) stays. A damaged record is left out with a warning: the
+    table itself is still good.
+    """
+    kept = data.attrs.pop(LINEAGE_KEY, None)
+    if raw is None:
+        if isinstance(kept, dict):
+            data.attrs[LINEAGE_KEY] = AttrsRecord(kept)
+        return data
+    try:
+        record = json.loads(raw)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        warnings.warn(
+            f"{str(source)!r}: the lineage record is damaged ({exc}) and was ignored; "
+            "`ouro lineage` still finds the table in the catalog by its content",
+            DataWarning,
+            stacklevel=3,
+        )
+        return data
+    data.attrs[LINEAGE_KEY] = AttrsRecord(record)
+    return data
+
+
+#: what ``to_csv`` writes for infinite numbers, whatever the decimal mark
+_INFINITIES = ("inf", "-inf", "+inf")
 
 
 def _read_decimal_commas(data: pd.DataFrame) -> str:
     """Turn decimal-comma text columns into numbers in place; the decimal mark found."""
-    columns = [name for name in data.columns if is_comma_decimal(data[name])]
+    columns = [
+        name
+        for name in data.columns
+        if is_comma_decimal(data[name].where(~data[name].isin(_INFINITIES)))
+    ]
     for name in columns:
         data[name] = pd.to_numeric(data[name].str.replace(",", ".", regex=False))
     return "," if columns else "."
@@ -212,7 +298,9 @@ def write_table(
     """Write ``data`` as CSV or Parquet, chosen by the suffix, atomically.
 
     A CSV is written with ``csv_format``'s delimiter (a ``.tsv`` file always
-    with tabs) and decimal mark; by default with commas and decimal points.
+    with tabs) and decimal mark; by default with commas and decimal points. A lineage
+    record in ``data.attrs`` goes into the Parquet metadata or the CSV's sidecar
+    (an old sidecar of a table written without one is removed).
     """
     path = Path(path)
     suffix = _suffix(path)
@@ -220,12 +308,36 @@ def write_table(
         raise ParameterError(
             f"output {str(path)!r}: unknown suffix {suffix!r}; use .csv, .csv.gz or .parquet"
         )
+    record = data.attrs.get(LINEAGE_KEY)
+    text = None if record is None else json.dumps(record, ensure_ascii=False)
     with atomic_path(path) as tmp:
         if suffix in PARQUET_SUFFIXES:
-            data.to_parquet(tmp, index=False)
+            _write_parquet(data, tmp, text)
         else:
             fmt = csv_format or CsvFormat()
             sep = "\t" if suffix.startswith(".tsv") else fmt.delimiter
             compression = "gzip" if suffix.endswith(".gz") else None
             data.to_csv(tmp, index=False, sep=sep, decimal=fmt.decimal, compression=compression)
+    if suffix not in PARQUET_SUFFIXES:
+        sidecar = lineage_sidecar(path)
+        if text is not None:
+            atomic_write_text(sidecar, text)
+        elif sidecar.exists():
+            sidecar.unlink()
     return path
+
+
+def _write_parquet(data: pd.DataFrame, path: Path, lineage: str | None) -> None:
+    if lineage is None:
+        data.to_parquet(path, index=False)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(data, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    others = {k: v for k, v in data.attrs.items() if k != LINEAGE_KEY}
+    if others:  # what pandas itself keeps of attrs, read back by read_parquet
+        metadata[b"PANDAS_ATTRS"] = json.dumps(others, default=str).encode()
+    metadata[LINEAGE_KEY.encode()] = lineage.encode("utf-8")
+    pq.write_table(table.replace_schema_metadata(metadata), path)

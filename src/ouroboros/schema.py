@@ -24,6 +24,7 @@ import pandas as pd
 from ouroboros.errors import DataError, SchemaError
 from ouroboros.io import atomic_write_text
 from ouroboros.rules import discover, parse_all
+from ouroboros.sequence_schema import SequenceSpec
 from ouroboros.values import datetime_seconds, guess_datetime_format, unparsed_kind
 
 SCHEMA_VERSION = 1
@@ -119,6 +120,8 @@ class Schema:
     extras: dict[str, Any] = field(default_factory=dict)
     #: rules every row obeys, as text (see :mod:`ouroboros.rules`)
     rules: list[str] = field(default_factory=list)
+    #: entity key, order and static columns of an event table (:mod:`ouroboros.sequence_schema`)
+    sequence: SequenceSpec | None = None
 
     @property
     def names(self) -> list[str]:
@@ -179,6 +182,21 @@ class Schema:
             schema.rules = [f.rule for f in schema.discover_rules(data)]
         return schema
 
+    def with_sequence(
+        self,
+        data: pd.DataFrame,
+        key: str | None = None,
+        index: str | None = None,
+        static: list[str] | None = None,
+    ) -> Schema:
+        """Set the sequence spec (static columns detected unless given); an index detected
+        as an identifier (unique step numbers) becomes an integer, since it orders events."""
+        self.sequence = SequenceSpec.detect(data, key=key, index=index, static=static)
+        for i, column in enumerate(self.columns):
+            if column.name == index and column.kind is ColumnKind.IDENTIFIER:
+                self.columns[i] = detect_column(data[index], kind=ColumnKind.INTEGER)
+        return self
+
     def discover_rules(self, data: pd.DataFrame, tolerance: float = 0.0) -> list:
         """The rules ``data`` obeys (all rows but a ``tolerance`` share), with reasons."""
         kinds = {c.name: c.kind.value for c in self.columns}
@@ -197,6 +215,7 @@ class Schema:
         schema = Schema.detect(data[self.names], kinds=kinds, formats=formats)
         schema.extras = dict(self.extras)
         schema.rules = list(self.rules)
+        schema.sequence = self.sequence
         return schema
 
     # ------------------------------------------------------------ validation
@@ -259,6 +278,8 @@ class Schema:
             parse_all(self.rules, self.names)
         except SchemaError as exc:
             problems.extend(exc.problems)
+        if self.sequence is not None:
+            problems.extend(self.sequence.problems(self.names))
         if problems:
             raise SchemaError(problems)
 
@@ -270,6 +291,8 @@ class Schema:
             out["extras"] = self.extras
         if self.rules:
             out["rules"] = list(self.rules)
+        if self.sequence is not None:
+            out["sequence"] = self.sequence.to_dict()
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -295,6 +318,8 @@ class Schema:
             extras=data.get("extras", {}),
             rules=list(data.get("rules", [])),
         )
+        if data.get("sequence") is not None:
+            schema.sequence = SequenceSpec.from_dict(data["sequence"])
         schema.check()
         return schema
 

@@ -12,6 +12,7 @@ from ouroboros import synthesizers
 from ouroboros.synthesizers.base import Tags
 from ouroboros.synthesizers.independent import IndependentSynthesizer
 from ouroboros.testing import ALL_CHECKS, contract_table, fast_factory
+from ouroboros.testing.sequences import ALL_SEQUENCE_CHECKS, sequence_table
 from ouroboros.testing.synthesizers import (
     check_missing_values,
     check_native_conditioning,
@@ -29,7 +30,25 @@ def test_contract(name, check):
     hint = synthesizers.install_hint(name)
     if hint is not None:
         pytest.skip(f"{name} needs an optional extra: {hint}")
-    check(fast_factory(synthesizers.get(name)), DATA)
+    klass = synthesizers.get(name)
+    if klass.tags.sequential:
+        pytest.skip("a sequence generator: its contract is test_sequence_contract")
+    check(fast_factory(klass), DATA)
+
+
+SEQUENCE_DATA = sequence_table()
+
+
+@pytest.mark.parametrize("name", synthesizers.names(include_unavailable=True))
+@pytest.mark.parametrize("check", ALL_SEQUENCE_CHECKS, ids=lambda c: c.__name__)
+def test_sequence_contract(name, check):
+    hint = synthesizers.install_hint(name)
+    if hint is not None:
+        pytest.skip(f"{name} needs an optional extra: {hint}")
+    klass = synthesizers.get(name)
+    if not klass.tags.sequential:
+        pytest.skip("a row generator: its contract is test_contract")
+    check(fast_factory(klass), SEQUENCE_DATA)
 
 
 # ------------------------------------------------------------------ the checks read the tags

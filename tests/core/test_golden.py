@@ -24,4 +24,5 @@ def test_golden_file_loads_and_samples_the_same_rows(path):
     model = Synthesizer.load(path)
     assert model.name == path.name.split("-v")[0]
     expected = pd.read_parquet(path.with_suffix(".sample.parquet"))
-    pd.testing.assert_frame_equal(model.sample(40, seed=3), expected)
+    # the golden rows predate the watermark, which keeps other rows of the same draws
+    pd.testing.assert_frame_equal(model.sample(40, seed=3, watermark=False), expected)

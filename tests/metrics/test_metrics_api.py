@@ -44,7 +44,9 @@ def test_registry_lists_every_category():
 def test_tidy_table_scores_and_scorecard(full):
     table = full.table
     assert list(table.columns) == ["metric", "category", "direction", "column", "value", "ceiling"]
-    assert set(table["metric"]) == set(metrics.names())
+    # a table of rows gets every metric but those that need sequences
+    rows_only = {n for n in metrics.names() if "sequence" not in metrics.get(n).requires}
+    assert set(table["metric"]) == rows_only
     assert table[table["column"].isna()]["metric"].tolist() == full.names
     pairs = table[table["metric"] == "contingency_similarity"]["column"].dropna()
     assert "group × date" not in set(pairs) and all(" × " in p for p in pairs)
@@ -52,7 +54,7 @@ def test_tidy_table_scores_and_scorecard(full):
     assert list(scores.columns) == ["metric", "category", "direction", "value", "ceiling"]
     assert scores["ceiling"].notna().all()
     card = full.category_scores()
-    assert list(card["category"]) == list(CATEGORIES)
+    assert list(card["category"]) == [c for c in CATEGORIES if c != "sequence"]
     assert card["score"].between(0, 1).all() and card["ceiling"].between(0, 1).all()
     assert card["verdict"].str.len().gt(10).all()
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ouroboros.io import atomic_write_text
-from ouroboros.store import SQLiteStore, open_store
+from ouroboros.store import open_store
 
 
 def write_many(url: str, worker: int, transactions: int) -> str:
@@ -41,26 +41,59 @@ def write_batches(url: str, run_id: str, rows: int, first: int, progress: str) -
         atomic_write_text(progress, str(batch - first))  # a kill never leaves it empty
 
 
-class _StallBeforeCommit(SQLiteStore):
-    """A store whose writes stop between their last statement and COMMIT."""
+def write_then_stall(url: str, run_id: str, rows: int, marker: str) -> None:
+    """Insert ``rows`` metric rows, then wait to be killed before the transaction commits."""
+    store = open_store(url)
+    write = store._write
 
-    def __init__(self, path: str, marker: str):
-        super().__init__(path)
-        self.marker = marker
-
-    def _write(self, work):
+    def stalled_write(work):
         def stalled(conn):
             result = work(conn)
-            Path(self.marker).touch()
+            Path(marker).touch()
             time.sleep(600)
             return result
 
-        return super()._write(stalled)
+        return write(stalled)
 
-
-def write_then_stall(path: str, run_id: str, rows: int, marker: str) -> None:
-    """Insert ``rows`` metric rows, then wait to be killed before the transaction commits."""
-    store = _StallBeforeCommit(path, marker)
+    store._write = stalled_write
     store.log_metrics(
         run_id, [{"seed": 7, "generation": i, "metric": "m", "value": i} for i in range(rows)]
     )
+
+
+def put_catalog(url: str, worker: int, tables: int) -> None:
+    """Write lineage records, row hashes and releases, some shared with other workers."""
+    import numpy as np
+
+    store = open_store(url)
+    for t in range(tables):
+        key = f"table-{t % 3}"  # every worker also rewrites the shared tables
+        store.put_lineage(key, {"worker": worker, "t": t})
+        store.put_row_hashes(key, np.arange(100 * (t % 3), 100 * (t % 3) + 100, dtype=np.uint64))
+        store.record_release("data", {"mechanism": "aim", "epsilon": 0.1, "delta": 0.0})
+    store.close()
+
+
+class OverBudget(Exception):
+    """A release refused by the test's budget check."""
+
+
+def spend(url: str, dataset: str, attempts: int, budget: float) -> int:
+    """Try ``attempts`` releases of epsilon 1 of ``dataset`` against a total ``budget``;
+    return how many were recorded."""
+    store = open_store(url)
+
+    def check(earlier):
+        if sum(release["epsilon"] for release in earlier) + 1.0 > budget:
+            raise OverBudget
+
+    recorded = 0
+    for _ in range(attempts):
+        try:
+            release = {"mechanism": "aim", "epsilon": 1.0, "delta": 0.0}
+            store.record_release(dataset, release, check=check)
+            recorded += 1
+        except OverBudget:
+            pass
+    store.close()
+    return recorded

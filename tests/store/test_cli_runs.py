@@ -28,8 +28,8 @@ def app() -> typer.Typer:
 
 
 @pytest.fixture
-def filled(tmp_path):
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
+def filled(store_url):
+    url = store_url
     store = open_store(url)
     ids = []
     for name, drift in (("adult <b>&", 0.2), ("credit", 0.05)):

@@ -1,4 +1,5 @@
-"""The run store API on SQLite: runs, metrics, provenance, artifacts, URLs and errors."""
+"""The run store API on each backend: runs, metrics, provenance, artifacts; SQLite URLs and
+files."""
 
 from __future__ import annotations
 
@@ -19,12 +20,6 @@ from ouroboros.store import (
     default_url,
     open_store,
 )
-
-
-@pytest.fixture
-def store(tmp_path):
-    with open_store(f"sqlite:///{tmp_path / 'runs.db'}") as opened:
-        yield opened
 
 
 def _tidy(seeds=(0, 1), strategies=("replace", "accumulate"), generations=3) -> pd.DataFrame:
@@ -197,7 +192,7 @@ def test_urls(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://host/db", "expected sqlite:///PATH"),
+        ("mysql://host/db", "expected sqlite:///PATH.*or postgresql://USER@HOST"),
         ("sqlite://", "expected sqlite:///PATH"),
         ("sqlite:///:memory:", "must be a file"),
         ("sqlite:///no/such/folder/runs.db", "folder 'no/such/folder' does not exist"),
@@ -227,7 +222,8 @@ def test_files_that_are_not_run_stores(tmp_path):
         open_store(f"sqlite:///{other}")
 
 
-def test_a_new_store_is_at_the_newest_schema_in_wal_mode(store):
+def test_a_new_store_is_at_the_newest_schema_in_wal_mode(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
     assert store.migrate() == SCHEMA_VERSION
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

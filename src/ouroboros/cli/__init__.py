@@ -10,7 +10,9 @@ import sys
 
 import typer
 
-from ouroboros.cli import collapse, core, evaluate, impute, rules, runs, sweep
+from ouroboros.cli import collapse, core, detect, evaluate, impute, pipeline, rules, runs, sweep
+from ouroboros.cli import lineage as lineage_cli
+from ouroboros.cli import privacy as privacy_cli
 from ouroboros.errors import OuroborosError
 
 app = typer.Typer(
@@ -29,7 +31,19 @@ def _root(
     """Synthetic tabular data that knows about model collapse."""
 
 
-for _module in (core, impute, rules, evaluate, collapse, sweep, runs):
+for _module in (
+    core,
+    impute,
+    rules,
+    evaluate,
+    collapse,
+    sweep,
+    pipeline,
+    runs,
+    lineage_cli,
+    detect,
+    privacy_cli,
+):
     _module.register(app)
 
 _USER_ERRORS = (OuroborosError, FileNotFoundError, PermissionError, IsADirectoryError)

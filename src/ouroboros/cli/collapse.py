@@ -16,6 +16,7 @@ from rich.progress import (
 )
 
 from ouroboros.cli._common import console, parse_params
+from ouroboros.cli.lineage import STORE_HELP, catalog_tables
 from ouroboros.collapse.result import CHECKPOINTS
 from ouroboros.errors import CollapseError, ParameterError
 
@@ -67,8 +68,12 @@ def collapse(
     runner: str = typer.Option("local", "--runner", help="local or ray."),
     address: str = typer.Option(None, "--address", help="Ray address (auto or HOST:PORT)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in -o."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
-    """Retrain a generator on its own output for several generations and report collapse."""
+    """Retrain a generator on its own output for several generations and report collapse.
+
+    Every generation's sample carries its lineage record and is kept in the lineage
+    catalog (`--store`)."""
     from ouroboros.collapse import CollapseExperiment
     from ouroboros.runners import get_runner
 
@@ -98,6 +103,8 @@ def collapse(
     output.mkdir(parents=True, exist_ok=True)
     result = _run(experiment, output, workers, resume, chosen)
     paths = result.save(output)
+    kept = catalog_tables(sorted((output / CHECKPOINTS).glob("**/gen-*/sample.parquet")), store)
+    console.print(f"{kept} generation samples kept in the lineage catalog", markup=False)
     for line in result.summary():
         console.print(f"- {line}", markup=False, highlight=False)
     if len(result.failures):

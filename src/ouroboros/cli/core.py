@@ -11,6 +11,9 @@ from rich.table import Table
 from ouroboros import datasets, synthesizers
 from ouroboros.causal.graph import read_dag
 from ouroboros.cli._common import console, parse_conditions, parse_params, step
+from ouroboros.cli.detect import guard_options, guarded_fit
+from ouroboros.cli.lineage import STORE_HELP, catalog_sample, ensure_fit_lineage
+from ouroboros.cli.privacy import dp_params, precheck, private_kind, record_fit
 from ouroboros.cli.rules import fit_rules
 from ouroboros.errors import ParameterError
 from ouroboros.io import CsvFormat, atomic_write_text, read_table_format, write_table
@@ -35,24 +38,57 @@ def fit(
     ),
     dag: Path = typer.Option(None, "--dag", help="Causal graph JSON, [[parent, child], ...]."),
     graph: Path = typer.Option(None, "--graph", help="Write the causal graph page (HTML) here."),
+    guard: str = typer.Option(
+        "warn", "--guard", help="Synthetic training data: warn, strict (refuse, exit 1) or off."
+    ),
+    allow_synthetic: bool = typer.Option(
+        False, "--allow-synthetic", help="Train on synthetic data anyway (the guard records it)."
+    ),
+    max_synthetic_share: float = typer.Option(
+        0.0, "--max-synthetic-share", help="Share of synthetic rows the guard lets pass."
+    ),
+    max_depth: int = typer.Option(None, "--max-depth", help="Deepest generation let pass."),
+    sequence_key: str = typer.Option(
+        None, "--sequence-key", help="Entity column: one sequence per value (sequence models)."
+    ),
+    sequence_index: str = typer.Option(
+        None, "--sequence-index", help="Order column of the events: a datetime or step number."
+    ),
+    epsilon: float = typer.Option(
+        None, "--epsilon", help="Differential privacy budget epsilon (private generators)."
+    ),
+    delta: float = typer.Option(None, "--delta", help="Differential privacy delta."),
+    privacy_budget: float = typer.Option(
+        None, "--privacy-budget", help="Refuse a DP release taking DATA's total epsilon past this."
+    ),
+    store: str = typer.Option(None, "--store", help=STORE_HELP + " Holds the privacy ledger."),
 ) -> None:
-    """Fit a generator on DATA and save it to one model file."""
-    params = parse_params(param)
+    """Fit a generator on DATA and save it to one model file.
+
+    A DP fit (`--epsilon`) records its release in DATA's privacy ledger (`ouro ledger`)."""
+    params = dp_params(synth, parse_params(param), epsilon, delta)
     if dag is not None:
         params["dag"] = [list(edge) for edge in read_dag(dag)]
     if seed is not None:
         params["seed"] = seed
+    guarding = guard_options(guard, allow_synthetic, max_synthetic_share, max_depth)
     model = synthesizers.create(synth, **params)
     if "verbose" in model.param_names() and "verbose" not in params:
         model.set_params(verbose=True)
     _check_output_folder(output)
     with step(f"reading {data.name}"):
         table, csv_format = read_table_format(data)
+    ledger_key = precheck(table, model, store, privacy_budget)
     with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
         found = fit_rules(table, schema, rules, auto_rules, rule_tolerance)
         extra = {"rules": found, "rule_tolerance": rule_tolerance} if found else {}
-        model.fit(table, schema=schema, **extra)
+        if sequence_key is not None or sequence_index is not None:
+            schema = Schema.load(schema) if schema is not None else Schema.detect(table)
+            schema = schema.with_sequence(table, key=sequence_key, index=sequence_index)
+        guarded_fit(model, table, data, guarding, schema=schema, **extra)
+    ensure_fit_lineage(model, table)
     _record_format(model.schema_, csv_format)
+    record_fit(model, ledger_key, output, store, privacy_budget)
     model.save(output)
     console.print(f"model written to [bold]{output}[/]")
     if graph is not None:
@@ -76,8 +112,18 @@ def sample(
     param: list[str] = typer.Option(
         None, "--param", "-p", help="Sampling setting KEY=VALUE, e.g. temperature=0.8 (argn)."
     ),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    no_watermark: bool = typer.Option(
+        False, "--no-watermark", help="Do not embed the keyed watermark (see `ouro detect`)."
+    ),
+    start: str = typer.Option(
+        None, "--start", help="First time or step of a single series (sequence models)."
+    ),
 ) -> None:
-    """Draw N synthetic rows from a saved model (a CSV in the training file's dialect)."""
+    """Draw N synthetic rows from a saved model (a CSV in the training file's dialect).
+
+    The table's lineage record goes into its Parquet metadata or CSV sidecar, and into
+    the catalog (`--store`)."""
     if n <= 0:
         raise ParameterError(f"-n must be a positive number of rows; got {n}")
     _check_output_folder(output)
@@ -89,19 +135,32 @@ def sample(
         if "interventions" not in inspect.signature(loaded.sample).parameters:
             raise ParameterError(f"a {loaded.name!r} model takes no --intervene")
         options["interventions"] = parse_params(intervene)
+    if start is not None:
+        if not loaded.tags.sequential:
+            raise ParameterError(f"--start: a {loaded.name!r} model draws rows, not a series")
+        index = loaded.schema_.sequence.index if loaded.schema_.sequence else None
+        numeric = index is not None and loaded.schema_[index].kind.value != "datetime"
+        options["start"] = float(start) if numeric else start
+    if no_watermark and "watermark" in inspect.signature(loaded.sample).parameters:
+        options["watermark"] = False
     with step(f"sampling {n:,} rows"):
         table = loaded.sample(n, seed=seed, **options)
+    catalog_sample(loaded, table, seed, store)
     write_table(table, output, CsvFormat.from_dict(loaded.schema_.extras.get("csv")))
-    console.print(f"{n:,} rows written to [bold]{output}[/]")
+    console.print(f"{len(table):,} rows written to [bold]{output}[/]")
 
 
 def schema(
     data: Path = typer.Argument(..., help="Table (CSV or Parquet)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the schema JSON here."),
+    sequence_key: str = typer.Option(None, "--sequence-key", help="Entity column of events."),
+    sequence_index: str = typer.Option(None, "--sequence-index", help="Order column of events."),
 ) -> None:
     """Detect and print the schema of DATA (edit it and pass it to `ouro fit --schema`)."""
     table, csv_format = read_table_format(data)
     detected = Schema.detect(table)
+    if sequence_key is not None or sequence_index is not None:
+        detected.with_sequence(table, key=sequence_key, index=sequence_index)
     _record_format(detected, csv_format)
     if output is None:
         typer.echo(detected.to_json())
@@ -133,7 +192,8 @@ def list_command() -> None:
             table.add_row(name, f"not installed: {hint}")
             continue
         doc = (synthesizers.get(name).__doc__ or "").strip().splitlines()
-        table.add_row(name, doc[0] if doc else "")
+        private = private_kind(name)
+        table.add_row(name, (f"[private: {private}] " if private else "") + (doc[0] if doc else ""))
     console.print(table, markup=False)
 
 

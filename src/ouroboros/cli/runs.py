@@ -11,10 +11,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ouroboros.report.format import MISSING
-from ouroboros.store import STORE_ENV, Store, compare, default_url, open_store, store_path
+from ouroboros.store import STORE_ENV, Store, compare, default_url, open_store, store_exists
 
 STORE_HELP = (
-    f"Run store URL, e.g. sqlite:///runs.db (default: ${STORE_ENV}, else sqlite:///runs.db)."
+    "Run store URL, e.g. sqlite:///runs.db or postgresql://USER@HOST:PORT/DB "
+    f"(default: ${STORE_ENV}, else sqlite:///runs.db)."
 )
 
 
@@ -39,7 +40,7 @@ def list_runs(
 ) -> None:
     """List the stored runs, newest first (an absent store simply has no runs yet)."""
     url, out = store or default_url(), Console()
-    if not store_path(url).exists():
+    if not store_exists(url):
         out.print(f"no runs yet: there is no run store at {url}", markup=False)
         return
     opened = _store(url)

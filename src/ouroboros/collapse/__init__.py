@@ -4,7 +4,10 @@
   built by a strategy, evaluates each generation against real holdout rows, and
   checkpoints every generation so that an interrupted run resumes.
 - :mod:`~ouroboros.collapse.strategies` holds the strategies (``replace``,
-  ``accumulate``, ``accumulate-subsample``, ``mix:λ``, ``fresh:λ``, ``curate``).
+  ``accumulate``, ``accumulate-subsample``, ``mix:λ``, ``fresh:λ``, ``curate``, ``anchor:λ``).
+- :mod:`~ouroboros.collapse.correctors` correct synthetic training rows (``replace+real:1``);
+  :mod:`~ouroboros.collapse.adaptive` holds ``adaptive:B``, which measures drift and sets
+  each generation's real share, accumulation and correction within a real-row budget.
 - :mod:`~ouroboros.collapse.reference` simulates the models the theory covers exactly,
   each strategy through its own numpy twin.
 
@@ -13,7 +16,7 @@ its *spec* (``"mix:0.2"``) is its text form in files and on the command line, an
 label of the ``strategy`` column of every result table.
 """
 
-from ouroboros.collapse import reference, strategies
+from ouroboros.collapse import adaptive, correctors, reference, strategies
 from ouroboros.collapse.experiment import CollapseExperiment, default_metrics
 from ouroboros.collapse.plan import Plan
 from ouroboros.collapse.records import GenerationRecord, Score
@@ -26,6 +29,8 @@ __all__ = [
     "GenerationRecord",
     "Plan",
     "Score",
+    "adaptive",
+    "correctors",
     "default_metrics",
     "reference",
     "run_trajectory",

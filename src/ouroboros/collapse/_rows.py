@@ -7,7 +7,7 @@ next training set from such blocks with the helpers here.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,3 +56,22 @@ def slots(trials: int, size: int, k: int, rng: np.random.Generator) -> np.ndarra
     if k:
         np.put_along_axis(mask, smallest(rng.random((trials, size)), k), True, axis=1)
     return mask
+
+
+class CorrectedModel:
+    """A reference model whose samples pass the ideal corrector of strength ``gamma``
+    (Gillman et al. 2024, "Self-Correcting Self-Consuming Loops for Generative Model
+    Training"): each row is replaced, with probability γ/(1 + γ), by a draw from the truth,
+    so the model's distribution p becomes (p + γ·p*)/(1 + γ)."""
+
+    def __init__(self, model: Any, gamma: float):
+        self.model, self.share = model, gamma / (1.0 + gamma)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def sample(self, params: Params, n: int, rng: np.random.Generator) -> Rows:
+        drawn = self.model.sample(params, n, rng)
+        trials = drawn[0].shape[0]
+        truth = self.model.sample(self.model.truth(trials), n, rng)
+        return where(rng.random((trials, n)) < self.share, truth, drawn)

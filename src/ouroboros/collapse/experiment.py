@@ -38,18 +38,22 @@ _SPLIT = 0
 Progress = Callable[[int, int], None]
 
 
-def default_metrics(target: str | None = None) -> list[str]:
+def default_metrics(target: str | None = None, sequence: bool = False) -> list[str]:
     """Registered metrics of the :data:`DEFAULT_CATEGORIES` that need no sensitive column
-    (and no target unless one is given)."""
+    (no target unless one is given, no sequence spec unless ``sequence``); with
+    ``sequence``, the sequence metrics too."""
     from ouroboros import metrics as registry
 
     names = []
     for name in registry.names():
         metric = registry.get(name)
         needs = set(getattr(metric, "requires", ()))
-        if metric.category not in DEFAULT_CATEGORIES or "sensitive" in needs:
+        categories = (*DEFAULT_CATEGORIES, "sequence") if sequence else DEFAULT_CATEGORIES
+        if metric.category not in categories or "sensitive" in needs:
             continue
         if "target" in needs and target is None:
+            continue
+        if "sequence" in needs and not sequence:
             continue
         names.append(name)
     return names
@@ -83,6 +87,11 @@ class CollapseExperiment:
         Metric names; by default every registered metric of :data:`DEFAULT_CATEGORIES`.
     target:
         Target column, for utility metrics.
+    schema:
+        The table's schema (a :class:`~ouroboros.schema.Schema`, its dict or a JSON path);
+        by default detected. Give one with a sequence spec (``Schema.with_sequence``) to
+        run a sequence generator: the holdout then takes whole entities, and the sequence
+        metrics join the default ones.
     """
 
     def __init__(
@@ -97,6 +106,7 @@ class CollapseExperiment:
         sample_size: int | None = None,
         metrics: Sequence[str] | None = None,
         target: str | None = None,
+        schema: Any = None,
     ):
         self.synthesizer = synthesizer
         self.real = real
@@ -107,6 +117,7 @@ class CollapseExperiment:
         self.sample_size = sample_size
         self.metrics = metrics
         self.target = target
+        self.schema = schema
 
     # ------------------------------------------------------------ validation
     def _synthesizer_spec(self) -> dict[str, Any]:
@@ -186,7 +197,7 @@ class CollapseExperiment:
                     f"holdout fraction {holdout} of {len(real)} rows leaves {n_holdout} holdout "
                     f"and {len(real) - n_holdout} training rows; both need at least 2"
                 )
-            order = np.random.default_rng([seeds[0], _SPLIT]).permutation(len(real))
+            order, n_holdout = _split_order(real, seeds[0], self._sequence(), n_holdout)
             holdout = real.iloc[order[:n_holdout]].reset_index(drop=True)
             train = real.iloc[order[n_holdout:]].reset_index(drop=True)
         else:
@@ -205,6 +216,27 @@ class CollapseExperiment:
                 f"parameter 'target': no column {self.target!r}; columns are {list(train.columns)}"
             )
         return train, holdout.reset_index(drop=True)
+
+    def _given_schema(self) -> Schema | None:
+        given = self.schema
+        if given is None or isinstance(given, Schema):
+            return given
+        if isinstance(given, dict):
+            return Schema.from_dict(given)
+        if isinstance(given, (str, os.PathLike)):
+            return Schema.load(given)
+        raise ParameterError(
+            f"parameter 'schema' must be a Schema, a dict or a JSON path; got {type(given).__name__}"
+        )
+
+    def _sequence(self):
+        """The sequence spec of the given schema, or None."""
+        given = self._given_schema()
+        return None if given is None else given.sequence
+
+    def _schema(self, train: pd.DataFrame) -> Schema:
+        given = self._given_schema()
+        return Schema.detect(train) if given is None else given.conform(train)
 
     def _size(self, chosen: tuple[Strategy, ...], n_real: int) -> int:
         generations = self.generations
@@ -239,7 +271,7 @@ class CollapseExperiment:
         from ouroboros import metrics as registry
 
         if self.metrics is None:
-            return tuple(default_metrics(self.target))
+            return tuple(default_metrics(self.target, self._sequence() is not None))
         names = (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
         known = set(registry.names())
         unknown = [n for n in names if n not in known]
@@ -271,7 +303,7 @@ class CollapseExperiment:
             target=self.target,
             train=train,
             holdout=holdout,
-            schema=Schema.detect(train).to_dict(),
+            schema=self._schema(train).to_dict(),
         )
 
     # ------------------------------------------------------------ running
@@ -337,6 +369,22 @@ def _execute(
     runner = runner or LocalRunner(workers)
     records = _collect(runner, tasks, folders, plan.generations, progress)
     return CollapseResult.from_records(records, plan.config())
+
+
+def _split_order(
+    real: pd.DataFrame, seed: int, sequence: Any, n_holdout: int
+) -> tuple[np.ndarray, int]:
+    """Rows in random order and the holdout's size; with a sequence key, whole entities in
+    random order and the holdout ending with an entity."""
+    rng = np.random.default_rng([seed, _SPLIT])
+    if sequence is None or sequence.key is None:
+        return rng.permutation(len(real)), n_holdout
+    codes = pd.factorize(real[sequence.key], use_na_sentinel=False)[0]
+    rank = rng.permutation(codes.max() + 1)[codes]
+    order = np.lexsort((np.arange(len(real)), rank))
+    ranks = rank[order]
+    cut = int(np.searchsorted(ranks, ranks[min(n_holdout, len(real)) - 1], side="right"))
+    return order, min(cut, len(real) - 2)
 
 
 def trajectory_dir(root: str | os.PathLike, spec: str, seed: int) -> Path:

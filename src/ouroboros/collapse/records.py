@@ -39,7 +39,8 @@ class GenerationRecord:
     ``strategy`` is the strategy's spec (``"mix:0.2"``); ``status`` is ``"ok"`` or
     ``"failed"`` (with ``error``, its last line, and ``traceback``). ``provenance`` says
     where the training rows came from, ``info`` holds strategy diagnostics (curate's
-    ``keep_rate``), ``seconds`` the time of each step, ``computed_by`` the host and process.
+    ``keep_rate``), ``seconds`` the time of each step, ``computed_by`` the host and process,
+    ``decision`` an adaptive strategy's reasons in plain words.
     """
 
     generation: int
@@ -55,6 +56,7 @@ class GenerationRecord:
     scores: tuple[Score, ...] = ()
     info: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    decision: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,7 @@ class GenerationRecord:
             "scores": [score.to_dict() for score in self.scores],
             "info": dict(self.info),
             "seconds": dict(self.seconds),
+            "decision": self.decision,
         }
 
     @classmethod
@@ -102,4 +105,5 @@ class GenerationRecord:
             scores=tuple(Score(**score) for score in data.get("scores") or ()),
             info={k: float(v) for k, v in (data.get("info") or {}).items()},
             seconds={k: float(v) for k, v in (data.get("seconds") or {}).items()},
+            decision=data.get("decision"),
         )

@@ -4,8 +4,9 @@ Vectorised over thousands of independent trials, these simulators give the test 
 for the collapse lab and the theory curves its report overlays. Three models:
 
 - ``"gaussian"``: N(mean, var) refitted by maximum likelihood (``estimator="mle"``,
-  ddof=0, as in the notebook of Shumailov et al. 2024) or the unbiased estimator
-  (``estimator="unbiased"``, ddof=1).
+  ddof=0, as in the notebook of Shumailov et al. 2024), the unbiased estimator
+  (``estimator="unbiased"``, ddof=1), or the mean alone with the variance known
+  (``estimator="known"``).
 - ``"categorical"``: a distribution over ``len(probs)`` categories refitted by
   frequencies (Shumailov et al. 2024, discrete case; Dohmatob et al. 2024, "A Tale of
   Tails", for Zipf data).
@@ -18,6 +19,11 @@ the true distribution. The first fit uses real data, so generation ``g`` of the 
 corresponds to ``n = g + 1``. Strategies take the lab's names and bring their own step
 (:meth:`~ouroboros.collapse.strategies.Strategy.reference_step`); ``curate`` uses the
 oracle verifier (the true log-likelihood ratio, i.e. a Bayes-optimal discriminator).
+
+``simulate(..., correct=γ)`` adds the ideal self-correction of Gillman et al. 2024
+("Self-Correcting Self-Consuming Loops for Generative Model Training"): every row drawn
+from a fitted model is replaced, independently with probability γ/(1 + γ), by a draw
+from the truth, so the model's distribution p becomes (p + γ·p*)/(1 + γ).
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from ouroboros.collapse import strategies
+from ouroboros.collapse import _rows, strategies
 from ouroboros.collapse._rows import Rows
 from ouroboros.errors import ParameterError, check_param
 
 MODELS = ("gaussian", "categorical", "ols")
+ESTIMATORS = ("mle", "unbiased", "known")
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class Simulation:
     trials: int
     params: dict[str, np.ndarray]
     truth: dict[str, Any] = field(default_factory=dict)
+    #: strength γ of the ideal corrector (0: none)
+    correct: float = 0.0
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.params[name]
@@ -58,8 +67,17 @@ class Simulation:
 class _Gaussian:
     def __init__(self, mean: float = 0.0, var: float = 1.0, estimator: str = "mle"):
         check_param("var", var, isinstance(var, (int, float)) and var > 0, "a positive number")
-        check_param("estimator", estimator, estimator in ("mle", "unbiased"), "'mle' or 'unbiased'")
-        self.mean, self.var, self.ddof = float(mean), float(var), int(estimator == "unbiased")
+        check_param(
+            "estimator",
+            estimator,
+            estimator in ESTIMATORS,
+            "'mle', 'unbiased' or 'known'",
+        )
+        self.mean, self.var, self.estimator = float(mean), float(var), estimator
+
+    @property
+    def ddof(self) -> int:
+        return int(self.estimator == "unbiased")
 
     def truth(self, trials: int) -> dict[str, np.ndarray]:
         return {"mean": np.full(trials, self.mean), "var": np.full(trials, self.var)}
@@ -69,6 +87,8 @@ class _Gaussian:
 
     def fit(self, rows: Rows) -> dict[str, np.ndarray]:
         (x,) = rows
+        if self.estimator == "known":
+            return {"mean": x.mean(axis=1), "var": np.full(len(x), self.var)}
         return {"mean": x.mean(axis=1), "var": x.var(axis=1, ddof=self.ddof)}
 
     def sample(self, params: dict, n: int, rng: np.random.Generator) -> Rows:
@@ -177,6 +197,7 @@ def simulate(
     sample_size: int,
     trials: int,
     seed: int | None = None,
+    correct: float = 0.0,
     **params: Any,
 ) -> Simulation:
     """Refit ``model`` recursively ``generations`` times in ``trials`` independent trials.
@@ -185,6 +206,8 @@ def simulate(
     ``params`` are the model's: gaussian ``mean``, ``var``, ``estimator``; categorical
     ``probs``; ols ``dim``, ``noise``, ``coef``. Memory grows with ``trials`` times the
     largest training set (``generations * sample_size`` rows under ``accumulate``).
+    ``correct`` is the strength γ >= 0 of the ideal corrector applied to every sample
+    drawn from a fitted model (the first fit, on real rows, is never corrected).
     """
     check_param("model", model, model in MODELS, f"one of {', '.join(MODELS)}")
     for name, value, low in (("generations", generations, 1), ("trials", trials, 1)):
@@ -194,6 +217,12 @@ def simulate(
         sample_size,
         isinstance(sample_size, int) and sample_size >= 2,
         "an integer >= 2",
+    )
+    check_param(
+        "correct",
+        correct,
+        isinstance(correct, (int, float)) and math.isfinite(correct) and correct >= 0,
+        "a correction strength >= 0",
     )
     chosen = strategies.parse(strategy)
     try:
@@ -217,16 +246,17 @@ def simulate(
     current = sim.fit(real)
     for key, value in current.items():
         history[key].append(value)
+    step_model = _rows.CorrectedModel(sim, float(correct)) if correct > 0 else sim
     for _ in range(2, generations + 1):
-        train = chosen.reference_step(sim, current, pool, sample_size, rng)
+        train = chosen.reference_step(step_model, current, pool, sample_size, rng)
         current = sim.fit(train)
         for key, value in current.items():
             history[key].append(value)
     stacked = {key: np.stack(values, axis=1) for key, values in history.items()}
-    known = {k: v for k, v in vars(sim).items() if k not in ("design", "ddof")}
-    if model == "gaussian":
-        known["estimator"] = "unbiased" if sim.ddof else "mle"
-    return Simulation(model, chosen.spec, generations, sample_size, trials, stacked, known)
+    known = {k: v for k, v in vars(sim).items() if k != "design"}
+    return Simulation(
+        model, chosen.spec, generations, sample_size, trials, stacked, known, float(correct)
+    )
 
 
 def categories_kept(
@@ -278,3 +308,33 @@ def categories_kept(
         if shares:
             out[spec] = np.mean(shares, axis=0)
     return out
+
+
+def anchor_error(ratio: float, real_rows: int, correct: float = 0.0) -> float:
+    """Stationary n·E[(μ∞ − μ)²]/σ² of a Gaussian mean under ``anchor:λ`` with correction γ.
+
+    n real rows are kept, M = round(λn) synthetic rows are added per generation; with
+    w = λ/(1+λ) and c = 1/(1+γ) the recursion μ' = (1−w)x̄ + w(K/M)μ + w·z̄ (K ~ Bin(M, c)
+    rows kept from the model, z̄ the noise of the M synthetic rows) has the fixed point
+    [(1−w)²(1 + 2wc/(1−wc)) + n·w²/M] / (1 − w²c² − w²c(1−c)/M) (Bertrand et al. 2024;
+    Gillman et al. 2024). Without correction it is 1 + λ/(1 + 2λ): bounded for every λ.
+    """
+    n = real_rows
+    m = round(ratio * n)
+    if m == 0:
+        return 1.0
+    w, c = m / (n + m), 1.0 / (1.0 + correct)
+    top = (1 - w) ** 2 * (1 + 2 * w * c / (1 - w * c)) + n * w**2 / m
+    return top / (1 - w**2 * c**2 - w**2 * c * (1 - c) / m)
+
+
+def fresh_variance(p: float, rows: int, synthetic_share: float) -> float:
+    """Stationary variance of a category's frequency under ``fresh`` (new real rows each
+    generation) with synthetic share a of N rows, N_s = aN synthetic:
+    V∞ = (p(1−p)/N) / (1 − a²(1 − 1/N_s)) (Alemohammad et al. 2024, "Self-Consuming
+    Generative Models Go MAD", discrete case; derived in docs/COLLAPSE_THEORY.md)."""
+    a, n = synthetic_share, rows
+    n_s = a * n
+    if n_s == 0:
+        return p * (1 - p) / n
+    return (p * (1 - p) / n) / (1 - a**2 * (1 - 1 / n_s))

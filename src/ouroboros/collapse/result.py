@@ -90,6 +90,8 @@ class CollapseResult:
             key = (rec.seed, rec.strategy, rec.generation)
             run = dict(zip(("seed", "strategy", "generation"), key, strict=True))
             run |= {"status": rec.status, "error": rec.error, "train_rows": rec.train_rows}
+            if rec.decision:
+                run["decision"] = rec.decision
             run |= rec.info
             run |= {f"{k}_seconds": v for k, v in rec.seconds.items()}
             runs.append(run)
@@ -205,7 +207,7 @@ class CollapseResult:
         out = {}
         for spec in self.strategies:
             try:
-                out[spec] = strategies.get(spec.partition(":")[0]).description
+                out[spec] = strategies.parse(spec).description
             except ParameterError:  # a strategy unknown to this installation: still render
                 out[spec] = ""
         return out

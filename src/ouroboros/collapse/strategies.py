@@ -14,10 +14,11 @@ object; its ``spec`` (``"mix:0.2"``) is its text form in files and on the comman
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -42,11 +43,15 @@ class Source:
 
 @dataclass
 class TrainingSet:
-    """The rows generation g trains on, where they came from, and strategy diagnostics."""
+    """The rows generation g trains on, where they came from, and strategy diagnostics.
+
+    The rows of ``data`` follow ``provenance`` block by block."""
 
     data: pd.DataFrame
     provenance: list[Source]
     info: dict[str, float] = field(default_factory=dict)
+    #: why the strategy built it so, in plain words (adaptive strategies)
+    explanation: str = ""
 
 
 @dataclass
@@ -55,13 +60,19 @@ class Pool:
 
     ``real`` holds the real rows generation 0 trained on (``size`` of them); ``reserve``
     the real training rows never used yet, in a fixed random order; ``synthetic(k)``
-    returns generation k's synthetic sample.
+    returns generation k's synthetic sample; ``schema`` the table's
+    :class:`~ouroboros.schema.Schema` (its rules serve the ``rules`` corrector);
+    ``target`` the experiment's target column; ``history[k]`` the ``info`` recorded by
+    generation k, for strategies that decide from what earlier generations measured.
     """
 
     real: pd.DataFrame
     reserve: pd.DataFrame
     synthetic: Callable[[int], pd.DataFrame]
     size: int
+    schema: Any = None
+    target: str | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 Verifier = Callable[[pd.DataFrame, pd.DataFrame, np.random.Generator], np.ndarray]
@@ -353,7 +364,58 @@ class Curate(Strategy):
         return _rows.take(candidates, np.sort(_rows.smallest(-score, size), axis=1))
 
 
+class Anchor(Strategy):
+    """Every generation trains on all the real rows plus ``round(ratio * size)`` rows from
+    the previous model; ``ratio`` (λ, synthetic-to-real) may exceed 1.
+
+    Bertrand et al. prove local stability when the first model is good enough and λ is
+    bounded; for a correctly specified Gaussian mean the loop contracts by λ/(1+λ) for every
+    λ and the stationary error is (1 + λ/(1 + 2λ))σ²/n (``docs/COLLAPSE_THEORY.md``).
+    """
+
+    name = "anchor"
+    param = "ratio"
+    citation = (
+        "Bertrand et al. 2024, 'On the Stability of Iterative Retraining of Generative Models "
+        "on their Own Data'"
+    )
+    description = "keeps all the real rows and adds λ times as many synthetic rows"
+
+    def __init__(self, ratio: float = 1.0):
+        self.ratio = ratio
+
+    def validate(self) -> None:
+        value = self.ratio
+        ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+        if not (ok and math.isfinite(float(value)) and 0.0 <= float(value) <= 100.0):
+            raise ParameterError(
+                "strategy 'anchor': the synthetic-to-real ratio λ must be a number in "
+                f"[0, 100], e.g. 'anchor:1'; got {value!r}"
+            )
+
+    def synthetic_rows(self, size: int) -> int:
+        """Synthetic rows added to the ``size`` real rows."""
+        return round(self.ratio * size)
+
+    def sample_size(self, size: int) -> int:
+        return max(size, self.synthetic_rows(size))
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        previous = pool.synthetic(generation - 1)
+        synthetic = _draw(previous, min(self.synthetic_rows(pool.size), len(previous)), rng)
+        provenance = [Source(None, len(pool.real)), Source(generation - 1, len(synthetic))]
+        return TrainingSet(_concat([pool.real, synthetic]), [p for p in provenance if p.rows])
+
+    def reference_step(self, model, current, pool, size, rng) -> Rows:
+        extra = self.synthetic_rows(size)
+        if extra == 0:
+            return pool[0]
+        return _rows.concat([pool[0], model.sample(current, extra, rng)])
+
+
 _REGISTRY: dict[str, type[Strategy]] = {}
+#: the "+" that joins a strategy and its corrector: one followed by a name
+_JOIN = re.compile(r"\+(?=\s*[A-Za-z_])")
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
@@ -364,7 +426,7 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-for _cls in (Replace, Accumulate, AccumulateSubsample, Mix, Fresh, Curate):
+for _cls in (Replace, Accumulate, AccumulateSubsample, Mix, Fresh, Curate, Anchor):
     register(_cls)
 
 
@@ -395,6 +457,11 @@ def parse(spec: str | Strategy) -> Strategy:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise ParameterError(f"a strategy must be a name such as 'mix:0.2'; got {spec!r}")
+    joined = _JOIN.split(spec, maxsplit=1)
+    if len(joined) == 2:  # a strategy with a corrector: "replace+real:1" (not "1e+06")
+        from ouroboros.collapse.correctors import Corrected
+
+        return Corrected.parse(parse(joined[0]), joined[1])
     name, _, raw = spec.strip().partition(":")
     cls = get(name.strip())
     if cls.param is None:

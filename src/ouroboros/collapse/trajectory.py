@@ -15,6 +15,7 @@ numbers), and a resumed run gives the numbers of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import os
@@ -186,8 +187,9 @@ def run_trajectory(
             samples[generation] = read_table(generation_dir(folder, generation) / SAMPLE)
         return samples[generation]
 
-    pool = strategies.Pool(real_set, reserve, synthetic, size)
+    pool = strategies.Pool(real_set, reserve, synthetic, size, table_schema, target)
     records = read_records(folder, generations)
+    pool.history = [dict(r.info) for r in records]
     context = _Context(chosen, pool, seed, holdout, table_schema, synthesizer, metrics, target)
     if records:
         context.ceilings = records[0].ceilings
@@ -195,6 +197,7 @@ def run_trajectory(
         for generation in range(len(records), generations):
             record = _generation(generation, context, folder, samples)
             records.append(record)
+            pool.history.append(dict(record.info))
             if not record.ok:
                 break
     return records
@@ -263,6 +266,36 @@ def _generation(
     return record
 
 
+def _with_lineage(train: strategies.TrainingSet, pool: strategies.Pool) -> pd.DataFrame:
+    """The training rows carrying the lineage record of the tables they were drawn from
+    (so that the model and its sample record depth and real share)."""
+    from ouroboros import lineage
+
+    parts = [
+        (
+            lineage.resolve(pool.real if s.generation is None else pool.synthetic(s.generation)),
+            s.rows,
+        )
+        for s in train.provenance
+    ]
+    return lineage.mix(train.data.copy(deep=False), parts)
+
+
+def _on_purpose(model: Any) -> dict[str, Any]:
+    """The lab feeds synthetic data back on purpose: the fit's guard records it, never
+    stops it."""
+    accepts = "allow_synthetic" in inspect.signature(model.fit).parameters
+    return {"allow_synthetic": True} if accepts else {}
+
+
+def _guard_info(model: Any) -> dict[str, float]:
+    """What the guard found in the training data, for the generation's record."""
+    found = getattr(model, "guard_", None)
+    if not found or not found.get("synthetic"):
+        return {}
+    return {"guard_synthetic_share": float(found["share"]), "guard_allowed": 1.0}
+
+
 def _train_and_score(
     generation: int,
     ctx: _Context,
@@ -279,14 +312,18 @@ def _train_and_score(
         train = strategies.TrainingSet(pool.real, [strategies.Source(None, len(pool.real))])
     else:
         train = strategy.training_set(generation, pool, generation_rng(seed, generation, _STRATEGY))
+        train.data = _with_lineage(train, pool)
     done["provenance"] = tuple(train.provenance)
     done["info"] = {k: float(v) for k, v in train.info.items()}
+    if train.explanation:
+        done["decision"] = train.explanation
     done["train_rows"] = len(train.data)
     seconds["strategy"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     model = make_synthesizer(ctx.synthesizer, generation_seed(seed, generation, _FIT))
-    model.fit(train.data, schema=ctx.schema)
+    model.fit(train.data, schema=ctx.schema, **_on_purpose(model))
+    done["info"].update(_guard_info(model))
     seconds["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -21,9 +21,19 @@ if TYPE_CHECKING:
     from ouroboros.metrics.context import EvaluationContext
     from ouroboros.schema import Schema
 
-CATEGORIES = ("fidelity", "detection", "diversity", "privacy", "utility", "fairness", "collapse")
+CATEGORIES = (
+    "fidelity",
+    "detection",
+    "diversity",
+    "privacy",
+    "utility",
+    "fairness",
+    "collapse",
+    "sequence",
+)
 DIRECTIONS = ("higher", "lower")
-REQUIREMENTS = ("holdout", "target", "sensitive")
+#: "sequence": a schema with a sequence spec (entity key or order column)
+REQUIREMENTS = ("holdout", "target", "sensitive", "sequence")
 #: what makes a metric worse: a distorted table, copied training rows, amplified bias
 SENSITIVITIES = ("distortion", "memorisation", "bias")
 
@@ -49,7 +59,7 @@ class Metric(ABC):
 
     - ``name``, ``category`` (one of :data:`CATEGORIES`), ``direction``
       (``"higher"`` or ``"lower"`` is better);
-    - ``requires``: which of ``holdout``, ``target``, ``sensitive`` must be given;
+    - ``requires``: which of ``holdout``, ``target``, ``sensitive``, ``sequence`` must be given;
     - ``uses_holdout``: the metric reads the holdout as a reference (privacy,
       utility). Its ceiling then splits the holdout in two halves: one stays the
       reference, the other plays the perfect generator;
@@ -109,6 +119,7 @@ class Metric(ABC):
             "holdout": context.holdout is not None,
             "target": context.target is not None,
             "sensitive": context.sensitive is not None,
+            "sequence": getattr(context.schema, "sequence", None) is not None,
         }
         missing = [r for r in REQUIREMENTS if r in self.requires and not given[r]]
         if missing:
@@ -116,6 +127,7 @@ class Metric(ABC):
                 "holdout": "a holdout",
                 "target": "a target",
                 "sensitive": "a sensitive column",
+                "sequence": "a schema with a sequence key or index (Schema.sequence)",
             }
             return "needs " + " and ".join(words[m] for m in missing)
         return None

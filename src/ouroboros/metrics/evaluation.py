@@ -75,6 +75,12 @@ _VERDICTS = {
         "Tails or variety are noticeably reduced: an early sign of collapse.",
         "Tails, variance or variety are largely lost: the data has collapsed.",
     ),
+    "sequence": (
+        "Sequences follow the real ones as closely as real sequences do.",
+        "Sequences follow the real ones closely: lengths, gaps and dynamics differ slightly.",
+        "Lengths, gaps, autocorrelation or transitions differ noticeably from the real ones.",
+        "Sequences differ strongly from the real ones: a classifier tells them apart.",
+    ),
 }
 
 
@@ -318,6 +324,9 @@ def evaluate(
     """
     explicit = metrics is not None
     chosen = resolve(metrics)
+    if not explicit and getattr(schema, "sequence", None) is None:
+        # a table of rows, not of sequences: the sequence metrics are not part of its set
+        chosen = [metric for metric in chosen if "sequence" not in metric.requires]
     context = EvaluationContext(
         real, synthetic, holdout, schema=schema, target=target, sensitive=sensitive, seed=seed
     )

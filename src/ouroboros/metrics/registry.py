@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 from ouroboros.errors import ParameterError
 from ouroboros.metrics import (
+    attacks,
     causal,
     collapse,
     detection,
@@ -20,13 +21,28 @@ from ouroboros.metrics import (
     fidelity,
     privacy,
     rules,
+    sequence,
+    sequence_collapse,
     utility,
 )
 from ouroboros.metrics.base import CATEGORIES, DIRECTIONS, REQUIREMENTS, SENSITIVITIES, Metric
 
 ENTRY_POINT_GROUP = "ouroboros.metrics"
 
-_MODULES = (fidelity, rules, detection, diversity, privacy, utility, fairness, causal, collapse)
+_MODULES = (
+    fidelity,
+    rules,
+    detection,
+    diversity,
+    privacy,
+    attacks,
+    utility,
+    fairness,
+    causal,
+    collapse,
+    sequence,
+    sequence_collapse,
+)
 _BUILTIN: dict[str, type[Metric]] = {m.name: m for module in _MODULES for m in module.METRICS}
 _REGISTERED: dict[str, type[Metric]] = {}
 

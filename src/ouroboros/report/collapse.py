@@ -102,6 +102,57 @@ def _provenance(result: Any) -> str | None:
     return figures.provenance_chart(stacks, generations)
 
 
+def _real_shares(result: Any) -> list[dict]:
+    """Per strategy: the mean share of real rows in the training sets of generations 1..,
+    over seeds (generation 0 trains on real rows for every strategy)."""
+    frame, runs = result.provenance, result.generations
+    if frame.empty or "train_rows" not in runs:
+        return []
+    later = frame[frame["generation"] >= 1]
+    real = later[later["source"] == "real"].groupby(["strategy", "seed", "generation"])["rows"]
+    sizes = runs[runs["generation"] >= 1].set_index(["strategy", "seed", "generation"])
+    shares = (real.sum() / sizes["train_rows"]).fillna(0.0)
+    out = []
+    for spec in result.strategies:
+        mine = shares[shares.index.get_level_values(0) == spec] if len(shares) else shares
+        if len(mine):
+            out.append({"spec": spec, "share": float(mine.mean()), "max": float(mine.max())})
+    return out
+
+
+#: the adaptive controller's columns of the generations table, and their headings
+_LEVERS = {
+    "adaptive_drift": "drift",
+    "adaptive_real_share": "real share",
+    "adaptive_accumulate": "from earlier generations",
+    "adaptive_correct": "correction γ",
+    "adaptive_bank": "budget banked",
+}
+
+
+def _decisions(result: Any) -> list[dict]:
+    """Per adaptive strategy, its first seed's decisions generation by generation."""
+    runs = result.generations
+    if "decision" not in runs:
+        return []
+    out = []
+    for spec in result.strategies:
+        mine = runs[(runs["strategy"] == spec) & runs["decision"].notna()]
+        if mine.empty:
+            continue
+        mine = mine[mine["seed"] == mine["seed"].min()].sort_values("generation")
+        rows = [
+            {
+                "generation": int(r["generation"]),
+                "values": [r.get(c) for c in _LEVERS],
+                "decision": r["decision"],
+            }
+            for r in mine.to_dict("records")
+        ]
+        out.append({"spec": spec, "seed": int(mine["seed"].iloc[0]), "rows": rows})
+    return out
+
+
 def render_collapse(
     result: Any,
     *,
@@ -126,6 +177,9 @@ def render_collapse(
         provenance=_provenance(result),
         theory=figures.theory_chart(theory, palette) if theory else None,
         failures=failures.to_dict("records") if len(failures) else [],
+        real_shares=_real_shares(result),
+        decisions=_decisions(result),
+        levers=list(_LEVERS.values()),
     )
 
 

@@ -14,6 +14,7 @@ from ouroboros import __version__
 from ouroboros.errors import FileFormatError
 from ouroboros.io import atomic_write_text
 from ouroboros.report import figures, templating
+from ouroboros.report.sequence import sequence_figures
 
 CATEGORY_TITLES = {
     "fidelity": "Fidelity",
@@ -23,6 +24,7 @@ CATEGORY_TITLES = {
     "utility": "Utility",
     "fairness": "Fairness",
     "collapse": "Collapse indicators",
+    "sequence": "Sequences",
 }
 CATEGORY_QUESTIONS = {
     "fidelity": "Do the columns and pairs of columns look like the real ones?",
@@ -32,6 +34,7 @@ CATEGORY_QUESTIONS = {
     "utility": "Is a model trained on synthetic rows as good as one trained on real rows?",
     "fairness": "Are the groups of the sensitive column, and the gaps between them, kept?",
     "collapse": "Are tails, variance and variety kept, or lost as in model collapse?",
+    "sequence": "Do lengths, gaps, memory and transitions of the sequences look like the real ones?",
 }
 _LEVEL_CLASS = ("good", "fair", "warn", "bad")
 
@@ -85,6 +88,8 @@ def _figures(category: str, metrics: dict[str, dict]) -> list[dict]:
                     "image": image,
                 }
             )
+    if category == "sequence":
+        out += sequence_figures(metrics)
     if category == "diversity":
         for name, label in (("alpha_precision", "α"), ("beta_recall", "β")):
             details = metrics.get(name, {}).get("details", {})
@@ -134,6 +139,38 @@ def _fairness_tables(metrics: dict[str, dict]) -> list[dict]:
     return tables
 
 
+#: privacy attack metric -> its row label in the attacks table (Giomi et al. 2023)
+_ATTACKS = {
+    "singling_out_risk": "singling out",
+    "linkability_risk": "linkability",
+    "inference_risk": "attribute inference",
+}
+
+
+def _attack_tables(metrics: dict[str, dict]) -> list[dict]:
+    """The attack risks beside their confidence intervals and the control rates."""
+    rows = []
+    for name, label in _ATTACKS.items():
+        record = metrics.get(name)
+        details = (record or {}).get("details") or {}
+        if record is None or record.get("value") is None or "ci_low" not in details:
+            continue
+        rows.append(
+            (
+                label,
+                record["value"],
+                details["ci_low"],
+                details["ci_high"],
+                details["attack_rate"],
+                details["control_rate"],
+            )
+        )
+    if not rows:
+        return []
+    headers = ["attack", "risk", "95% low", "95% high", "success: training", "control"]
+    return [{"title": "Attacks against a real control set", "headers": headers, "rows": rows}]
+
+
 def _sections(data: dict) -> list[dict]:
     by_category: dict[str, list[dict]] = {}
     for record in data["metrics"]:
@@ -154,7 +191,11 @@ def _sections(data: dict) -> list[dict]:
                 "metrics": records,
                 "marginals": _marginals(metrics) if category == "fidelity" else [],
                 "figures": _figures(category, metrics),
-                "tables": _fairness_tables(metrics) if category == "fairness" else [],
+                "tables": _fairness_tables(metrics)
+                if category == "fairness"
+                else _attack_tables(metrics)
+                if category == "privacy"
+                else [],
             }
         )
     return sections

@@ -27,8 +27,13 @@ from ouroboros.errors import (
     NotFittedError,
     ParameterError,
 )
+from ouroboros.lineage import attach_lineage, training_lineage
+from ouroboros.lineage.guard import check as check_training_data
+from ouroboros.lineage.guard import check_policy
+from ouroboros.lineage.watermark import key_id as watermark_key_id
+from ouroboros.lineage.watermark import load_key, pool_size, select_rows
 from ouroboros.schema import ColumnKind, Schema
-from ouroboros.synthesizers.modelfile import read_model, write_model
+from ouroboros.synthesizers.modelfile import file_sha256, read_model, write_model
 from ouroboros.synthesizers.params import (
     Integer,
     Param,
@@ -43,6 +48,8 @@ from ouroboros.values import datetime_seconds
 #: rows drawn per round of rejection sampling, as a multiple of the rows asked for
 _REJECTION_BATCH = 4
 _REJECTION_ROUNDS = 50
+#: rows kept per round of watermark selection (bounds the candidate rows held at once)
+WATERMARK_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,14 @@ class Tags:
         data with missing cells (:class:`DataError`).
     differential_privacy:
         Training is differentially private; the generator takes ``epsilon`` and
-        ``delta`` parameters and reports the budget spent as ``epsilon_spent_``.
+        ``delta`` parameters and reports the budget spent as ``epsilon_spent_``. A
+        generator that also takes ``dp`` offers it as an option (``dp=True``).
     deterministic:
         The same seed gives the same fit and the same rows.
+    sequential:
+        The generator learns event sequences (:mod:`ouroboros.sequence_schema`):
+        ``sample(n)`` draws ``n`` entities, or ``n`` steps of one series, and the
+        contract checks of :mod:`ouroboros.testing.sequences` apply instead of the row ones.
     """
 
     conditioning: str = "rejection"
@@ -70,6 +82,7 @@ class Tags:
     handles_missing: bool = True
     differential_privacy: bool = False
     deterministic: bool = True
+    sequential: bool = False
 
 
 class Synthesizer(ABC):
@@ -168,15 +181,29 @@ class Synthesizer(ABC):
         schema: Schema | dict | str | os.PathLike | None = None,
         rules: list[str] | None = None,
         rule_tolerance: float = 0.0,
+        *,
+        guard: str = "warn",
+        max_synthetic_share: float = 0.0,
+        max_depth: int | None = None,
+        allow_synthetic: bool = False,
     ) -> Synthesizer:
         """Learn the distribution of ``data``; ``schema`` overrides detected column kinds.
 
         ``rules`` (added to the schema's) are kept by construction in every sample
         (:mod:`ouroboros.rules`); a rule broken by more than a ``rule_tolerance`` share
         of the rows of ``data`` is refused with a :class:`~ouroboros.rules.RuleError`.
+
+        Before training, the contamination guard (:mod:`ouroboros.lineage.guard`) checks
+        ``data`` for synthetic rows: ``guard="warn"`` warns, ``"strict"`` refuses with
+        :class:`~ouroboros.lineage.guard.SyntheticDataError`, ``"off"`` skips it; data
+        within ``max_synthetic_share`` and ``max_depth`` passes, and ``allow_synthetic``
+        lets anything pass. What it found is kept in ``guard_``.
         """
         self._check_params()
+        check_policy(guard, max_synthetic_share, max_depth)
         schema = _resolve_schema(data, schema)
+        self.training_lineage_ = training_lineage(data)
+        self.guard_ = self._guard(data, guard, max_synthetic_share, max_depth, allow_synthetic)
         if rules:
             schema.rules = list(dict.fromkeys([*schema.rules, *rules]))
         if not self.tags.handles_missing:
@@ -194,6 +221,26 @@ class Synthesizer(ABC):
         self.sample_rng_ = np.random.default_rng(rng.integers(2**63))
         return self
 
+    def _guard(
+        self,
+        data: pd.DataFrame,
+        policy: str,
+        max_synthetic_share: float,
+        max_depth: int | None,
+        allow_synthetic: bool,
+    ) -> dict[str, Any] | None:
+        """Run the contamination guard on training ``data`` (for fits that override ``fit``:
+        call it after setting ``training_lineage_``)."""
+        return check_training_data(
+            data,
+            getattr(self, "training_lineage_", None),
+            policy=policy,
+            max_synthetic_share=max_synthetic_share,
+            max_depth=max_depth,
+            allow_synthetic=allow_synthetic,
+            stacklevel=4,
+        )
+
     @abstractmethod
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         """Fit the model on the encoded matrix (float32, one row per training row)."""
@@ -206,19 +253,44 @@ class Synthesizer(ABC):
             )
 
     def sample(
-        self, n: int, seed: int | None = None, conditions: dict[str, Any] | None = None
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: dict[str, Any] | None = None,
+        watermark: bool = True,
     ) -> pd.DataFrame:
         """Draw ``n`` synthetic rows with exactly the training columns, order and dtypes.
 
         ``seed`` makes the draw reproducible; without it the model's own generator
         advances. ``conditions`` maps a column to a value (categorical, integer) or
         to a ``(low, high)`` range (numeric, datetime) that every row must meet.
+        ``watermark`` embeds this user's keyed watermark (:mod:`ouroboros.lineage.watermark`)
+        by keeping the greenest of more rows drawn; no value is changed.
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ParameterError(f"parameter 'n' must be a positive integer; got {n!r}")
+        if not isinstance(watermark, (bool, np.bool_)):
+            raise ParameterError(f"parameter 'watermark' must be True or False; got {watermark!r}")
         n = int(n)
         rng = self.sample_rng_ if seed is None else np.random.default_rng(seed)
+        key = load_key() if watermark and not self.tags.sequential else None
+        if key is None:
+            table = self._sample_table(n, rng, conditions)
+        else:
+            parts = []
+            for start in range(0, n, WATERMARK_CHUNK):
+                kept = min(WATERMARK_CHUNK, n - start)
+                pool = self._sample_table(pool_size(kept, bool(conditions)), rng, conditions)
+                parts.append(pool.iloc[select_rows(pool, kept, key, rng)])
+            table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        key_id = None if key is None else watermark_key_id(key)
+        return attach_lineage(self, table.reset_index(drop=True), seed, watermark_key_id=key_id)
+
+    def _sample_table(
+        self, n: int, rng: np.random.Generator, conditions: dict[str, Any] | None
+    ) -> pd.DataFrame:
+        """``n`` rows meeting ``conditions`` and the rules."""
         rules = getattr(self, "rules_", None)
         if conditions:
             predicates = self._condition_predicates(conditions)
@@ -357,6 +429,7 @@ class Synthesizer(ABC):
             "params": self.get_params(),
             "schema": self.schema_.to_dict(),
             "n_training_rows": self.n_training_rows_,
+            "training_lineage": getattr(self, "training_lineage_", None),
         }
         state = {
             "transformer": self.transformer_.to_state(),
@@ -365,7 +438,9 @@ class Synthesizer(ABC):
         }
         if getattr(self, "rules_", None) is not None:
             state["rules"] = self.rules_.to_state()
-        return write_model(path, header, state)
+        written = write_model(path, header, state)
+        self.model_file_sha256_ = file_sha256(written)
+        return written
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Synthesizer:
@@ -389,14 +464,21 @@ class Synthesizer(ABC):
             rules = state.get("rules")
             model.rules_ = None if rules is None else RuleTransform.from_state(rules, model.schema_)
             inner = model.schema_ if rules is None else model.rules_.inner_schema_
-            model.transformer_ = TableTransformer.from_state(state["transformer"], inner)
+            model.transformer_ = model._load_transformer(state["transformer"], inner)
             model.n_training_rows_ = int(header.get("n_training_rows", 0))
+            model.training_lineage_ = header.get("training_lineage")
+            model.model_file_sha256_ = file_sha256(path)
             model._set_state(state["model"])
             model.sample_rng_ = np.random.default_rng()
             model.sample_rng_.bit_generator.state = state["sample_rng"]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{str(path)!r} is inconsistent: {exc!r}") from exc
         return model
+
+    def _load_transformer(self, state: dict[str, Any], schema: Schema) -> TableTransformer:
+        """The fitted transformer from its saved state (a generator whose transformer
+        encodes another table than ``schema``'s, such as the sequence ones, overrides it)."""
+        return TableTransformer.from_state(state, schema)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary: class, parameters, library version, training size."""

@@ -146,6 +146,7 @@ class CausalSynthesizer(Synthesizer):
         seed: int | None = None,
         conditions: dict[str, Any] | None = None,
         interventions: dict[str, Any] | None = None,
+        watermark: bool = True,
     ) -> pd.DataFrame:
         """Draw ``n`` rows; ``interventions`` draws them under ``do()``.
 
@@ -158,7 +159,7 @@ class CausalSynthesizer(Synthesizer):
         # The compiled interventions travel to _sample through the instance for this call.
         self._active = self._compile(interventions or {})
         try:
-            return super().sample(n, seed, conditions)
+            return super().sample(n, seed, conditions, watermark=watermark)
         finally:
             self._active = {}
 

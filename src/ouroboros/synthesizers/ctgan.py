@@ -26,6 +26,7 @@ from torch import nn
 
 from ouroboros.errors import check_param
 from ouroboros.synthesizers.base import Tags
+from ouroboros.synthesizers.ctgan_conditions import ConditionSampler as _ConditionSampler
 from ouroboros.synthesizers.neural import NeuralSynthesizer
 from ouroboros.synthesizers.params import Boolean, Integer, Number, Param
 from ouroboros.synthesizers.torch_utils.device import (
@@ -36,6 +37,7 @@ from ouroboros.synthesizers.torch_utils.device import (
 )
 from ouroboros.synthesizers.torch_utils.layout import SpanLayout
 from ouroboros.synthesizers.torch_utils.noise import dropout
+from ouroboros.synthesizers.torch_utils.private import DP_PARAMETERS
 from ouroboros.synthesizers.torch_utils.training import History, in_chunks, split_validation
 from ouroboros.synthesizers.torch_utils.weights import Average, load_module_arrays, module_arrays
 
@@ -124,87 +126,6 @@ class _Critic(nn.Module):
         return self.head(self.features(x, generator))
 
 
-class _ConditionSampler:
-    """Conditional vectors and the real rows that match them (training-by-sampling).
-
-    Every category of every discrete column has a global index into the conditional
-    vector; rows are grouped by category once, so drawing a real row of category ``g``
-    is one lookup.
-    """
-
-    def __init__(
-        self,
-        counts: list[np.ndarray],
-        device: torch.device,
-        codes: list[np.ndarray] | None = None,
-    ):
-        widths = [len(c) for c in counts]
-        self.device = device
-        self.n_columns = len(counts)
-        self.widths = torch.as_tensor(widths, dtype=torch.long, device=device)
-        self.offsets = torch.cumsum(self.widths, 0) - self.widths
-        self.dim = int(sum(widths))
-        padded = np.zeros((len(counts), max(widths, default=0)))
-        for j, count in enumerate(counts):
-            padded[j, : len(count)] = count
-        flat = np.concatenate(counts) if counts else np.zeros(0)
-        self.flat_count = torch.as_tensor(flat, dtype=torch.float64, device=device)
-        self.log_cdf = self._cdf(np.log1p(padded))
-        self.cdf = self._cdf(padded)
-        if codes is not None:
-            n = len(codes[0]) if codes else 0
-            rows = [np.argsort(c, kind="stable") for c in codes]
-            first = [j * n + np.cumsum(c) - c for j, c in enumerate(counts)]
-            self.rows = torch.as_tensor(
-                np.concatenate(rows or [[]]).astype(np.int64), device=device
-            )
-            self.first = torch.as_tensor(
-                np.concatenate(first or [[]]).astype(np.int64), device=device
-            )
-
-    @classmethod
-    def from_codes(
-        cls, codes: list[np.ndarray], widths: list[int], device: torch.device
-    ) -> _ConditionSampler:
-        counts = [
-            np.bincount(c, minlength=w).astype(np.float64)
-            for c, w in zip(codes, widths, strict=True)
-        ]
-        return cls(counts, device, codes)
-
-    def _cdf(self, weights: np.ndarray) -> torch.Tensor:
-        totals = np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
-        cdf = np.cumsum(weights / totals, axis=1)
-        cdf[:, -1:] = 1.0 + 1e-6  # so that u < 1 always finds a category
-        return torch.as_tensor(cdf, dtype=torch.float64, device=self.device)
-
-    def draw(
-        self, n: int, generator: torch.Generator, log_frequency: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(column, category)`` of ``n`` conditions: columns uniform, categories by
-        log-frequency (training) or frequency (sampling)."""
-        column = torch.randint(self.n_columns, (n,), generator=generator, device=self.device)
-        cdf = (self.log_cdf if log_frequency else self.cdf)[column]
-        u = torch.rand((n, 1), generator=generator, device=self.device, dtype=torch.float64)
-        category = torch.searchsorted(cdf, u).squeeze(1)
-        category = torch.minimum(category, self.widths[column] - 1)
-        return column, category
-
-    def vector(self, column: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros((len(column), self.dim), device=self.device)
-        out[torch.arange(len(column), device=self.device), self.offsets[column] + category] = 1
-        return out
-
-    def real_rows(
-        self, column: torch.Tensor, category: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        """A random training row having each ``(column, category)``."""
-        g = self.offsets[column] + category
-        u = torch.rand(len(g), generator=generator, device=self.device, dtype=torch.float64)
-        pick = (u * self.flat_count[g]).long()
-        return self.rows[self.first[g] + pick]
-
-
 class CTGANSynthesizer(NeuralSynthesizer):
     """Conditional tabular GAN (Xu et al. 2019) with the PacGAN critic and WGAN-GP.
 
@@ -263,11 +184,25 @@ class CTGANSynthesizer(NeuralSynthesizer):
         As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
         signal is the critic's Wasserstein estimate between held-out real rows and fresh
         synthetic rows.
+    dp, epsilon, delta, max_grad_norm:
+        DP-SGD on the critic only, the one network that sees rows; the generator learns
+        through the critic's outputs (post-processing). The conditional vector's category
+        frequencies are measured with the Gaussian mechanism inside the same accounting,
+        and the critic judges single rows with the logistic loss
+        (:mod:`~ouroboros.synthesizers.ctgan_private` says what changes and why).
     """
 
     name: ClassVar[str] = "ctgan"
-    tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
-    test_params: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 100, "n_threads": 1}
+    tags: ClassVar[Tags] = Tags(
+        conditioning="native", requires_torch=True, differential_privacy=True
+    )
+    test_params: ClassVar[dict[str, Any]] = {
+        "epochs": 2,
+        "batch_size": 100,
+        "n_threads": 1,
+        "schema_share": 0.2,  # with dp=True (the contract's privacy check)
+        "epsilon": 100.0,
+    }
     parameters: ClassVar[dict[str, Param]] = {
         "epochs": Param(None, Integer(1, optional=True)),
         "embedding_dim": Param(64, Integer(1)),
@@ -287,6 +222,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         "minibatch_discrimination": Param(False, Boolean()),
         "feature_matching": Param(True, Boolean()),
         "ema_decay": Param(0.99, Number(0, 1)),
+        **DP_PARAMETERS,
     }
     defaults: ClassVar[dict[str, Any]] = {"batch_size": 1000}
     #: generator updates that ``epochs=None`` trains at least
@@ -298,7 +234,9 @@ class CTGANSynthesizer(NeuralSynthesizer):
         check_param("batch_size", self.batch_size, ok, f"at least pac ({self.pac})")
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"encoders": {"numeric": "mode", "categorical": "onehot"}}
+        # with dp=True, a mean and a scale per column rather than a fitted mixture
+        numeric = "standard" if self._private() else "mode"
+        return {"encoders": {"numeric": numeric, "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
     def _build(self, rng: np.random.Generator | None = None) -> None:
@@ -323,7 +261,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
                 d + c,
                 self.critic_width,
                 self.critic_layers,
-                self.pac,
+                1 if self._private() else self.pac,
                 self.spectral_norm,
                 self.minibatch_discrimination,
                 self.critic_dropout,
@@ -373,6 +311,11 @@ class CTGANSynthesizer(NeuralSynthesizer):
         return _GP_WEIGHT * ((norms - 1) ** 2).mean()
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        if self._private():
+            from ouroboros.synthesizers.ctgan_private import PrivateTraining
+
+            PrivateTraining(self, matrix, rng).run()
+            return
         _Training(self, matrix, rng).run()
 
     def _conditions_of(self, rows: torch.Tensor) -> torch.Tensor:
@@ -435,6 +378,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
             "critic": module_arrays(self.critic_),
             "category_counts": sampler.flat_count.cpu().numpy(),
             "history": self.history_.to_state(),
+            **self._privacy_state(),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -448,6 +392,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         splits = np.split(counts, np.cumsum(widths)[:-1]) if widths else []
         self.sampler_ = _ConditionSampler(list(splits), self.layout_.device)
         self.history_ = History.from_state(state["history"])
+        self._restore_privacy(state)
 
 
 class _Training:

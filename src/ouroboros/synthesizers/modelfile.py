@@ -3,6 +3,10 @@
 Loading never unpickles and never runs code from the file: arrays are read with
 ``allow_pickle=False``, the class is looked up by name in the registry (an
 allow-list), and checksums of both parts catch truncated or edited files.
+
+The header's ``training_lineage`` is the lineage record of the model's training data
+(:mod:`ouroboros.lineage`: content hash, depth, synthetic and real shares, ancestry), so
+that a table sampled from the model alone gets its full record.
 """
 
 from __future__ import annotations
@@ -79,6 +83,22 @@ def unflatten_state(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 (hex) of a file's bytes: a model file's identity in lineage records."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_training_lineage(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The lineage record of a model file's training data (None for a file without one)."""
+    header, _ = read_model(path)
+    found = header.get("training_lineage")
+    return found if isinstance(found, dict) else None
 
 
 def write_model(path: str | os.PathLike, header: dict[str, Any], state: dict[str, Any]) -> Path:

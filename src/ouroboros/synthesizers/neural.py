@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ouroboros.errors import ParameterError
 from ouroboros.synthesizers.base import Synthesizer, Tags
 from ouroboros.synthesizers.params import Boolean, Integer, Number, Param
+from ouroboros.synthesizers.private_fit import fit_private
 from ouroboros.synthesizers.torch_utils.conditions import discrete_conditions, fill_pooled
 from ouroboros.synthesizers.torch_utils.device import DeviceName, threads
+from ouroboros.synthesizers.torch_utils.private import (
+    Measurement,
+    PrivacyPlan,
+    PrivateSGD,
+    plan_for,
+)
 from ouroboros.synthesizers.torch_utils.training import History, LoopSettings, train
 
 
@@ -45,6 +53,12 @@ class NeuralSynthesizer(Synthesizer):
         depend on the thread count; TVAE's and TabDDPM's do not).
     verbose:
         Show a progress bar with the losses.
+
+    A subclass that takes :data:`~ouroboros.synthesizers.torch_utils.private.DP_PARAMETERS`
+    (``dp``, ``epsilon``, ``delta``, ``max_grad_norm``) trains with DP-SGD when ``dp=True``
+    (:class:`~ouroboros.synthesizers.torch_utils.private.PrivateSGD`); early stopping is
+    then refused (its validation rows are real data outside the accounting) and a time
+    budget only stops early, spending less.
     """
 
     tags: ClassVar[Tags] = Tags(requires_torch=True)
@@ -60,9 +74,86 @@ class NeuralSynthesizer(Synthesizer):
         "verbose": Param(False, Boolean()),
     }
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self._private() and self.early_stopping:
+            raise ParameterError(
+                f"parameter 'early_stopping' of {type(self).__name__} must be False with "
+                "dp=True: its validation rows are real data that DP-SGD does not account for"
+            )
+
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
+        for name in ("privacy_", "epsilon_spent_"):
+            self.__dict__.pop(name, None)
         with threads(self.n_threads):
             self._train(matrix, rng)
+
+    # ------------------------------------------------------------------ DP-SGD
+    def fit(self, data, schema=None, rules=None, rule_tolerance=0.0, **options):
+        """As :meth:`Synthesizer.fit`; with ``dp=True``, under ``(epsilon, delta)``-DP
+        (:func:`~ouroboros.synthesizers.private_fit.fit_private`: the schema is public or
+        measured, the guard and the lineage hash are skipped, rules are refused)."""
+        if self._private():
+            return fit_private(self, data, schema, rules)
+        self.__dict__.pop("private_fit_", None)
+        return super().fit(data, schema, rules, rule_tolerance, **options)
+
+    def _private(self) -> bool:
+        """Whether this fit trains with DP-SGD."""
+        return bool(getattr(self, "dp", False))
+
+    def _public_rows(self) -> int:
+        """The released (noisy) row count that sets the batches and the sampling rate."""
+        return int(self.n_training_rows_)
+
+    def _privacy_plan(
+        self, batch_size: int, steps: int, measurements: tuple[Measurement, ...] = ()
+    ) -> PrivacyPlan:
+        """Noise calibrated to ``epsilon`` for exactly ``steps`` DP-SGD steps, composed with
+        the schema's and the row count's measurements (and ``measurements``)."""
+        fit = self.private_fit_
+        return plan_for(
+            self.epsilon,
+            fit.conversion_delta,
+            self.max_grad_norm,
+            self._public_rows(),
+            batch_size,
+            steps,
+            (*fit.measurements, *measurements),
+        )
+
+    def _privacy_delta(self) -> float:
+        """The delta the SGD accounting converts at (what the schema's thresholds leave)."""
+        return self.private_fit_.conversion_delta
+
+    def _finish_private(self, sgd: PrivateSGD, private_parts: str, **notes: Any) -> None:
+        """Close DP-SGD and keep its audit record as ``privacy_``."""
+        sgd.close()
+        notes.setdefault(
+            "preprocessing",
+            "post-processing of the schema: encoders fitted on rows drawn from the public "
+            "or measured schema alone; training rows clipped to its bounds",
+        )
+        fit = self.private_fit_
+        notes["delta_total"] = float(self.delta)
+        notes["schema"] = {"sources": fit.sources, "budget": fit.schema_budget}
+        self.privacy_ = sgd.record(private_parts, **notes)
+        self.epsilon_spent_ = float(self.privacy_["epsilon_spent"])
+
+    def _privacy_state(self) -> dict[str, Any]:
+        """The audit record for the model file (empty when trained without DP)."""
+        return {"privacy": self.privacy_} if hasattr(self, "privacy_") else {}
+
+    def _restore_privacy(self, state: dict[str, Any]) -> None:
+        if "privacy" in state:
+            self.privacy_ = dict(state["privacy"])
+            self.epsilon_spent_ = float(self.privacy_["epsilon_spent"])
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if hasattr(self, "privacy_"):
+            out["privacy"] = self.privacy_
+        return out
 
     @abstractmethod
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:

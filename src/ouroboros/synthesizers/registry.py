@@ -51,6 +51,12 @@ _BUILTIN = {
     "tabddpm": Builtin("ouroboros.synthesizers.tabddpm:TabDDPMSynthesizer", ("torch",)),
     "argn": Builtin("ouroboros.synthesizers.argn:ARGNSynthesizer", ("torch",)),
     "causal": Builtin("ouroboros.synthesizers.causal:CausalSynthesizer"),
+    "mst": Builtin("ouroboros.synthesizers.mst:MSTSynthesizer"),
+    "aim": Builtin("ouroboros.synthesizers.aim:AIMSynthesizer"),
+    "sequence": Builtin("ouroboros.synthesizers.sequence:SequenceGRUSynthesizer", ("torch",)),
+    "sequence_bootstrap": Builtin(
+        "ouroboros.synthesizers.sequence_bootstrap:SequenceBootstrapSynthesizer"
+    ),
 }
 
 

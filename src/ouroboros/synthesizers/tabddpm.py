@@ -32,6 +32,7 @@ from ouroboros.synthesizers.torch_utils.device import (
     torch_generator,
 )
 from ouroboros.synthesizers.torch_utils.layout import SpanLayout
+from ouroboros.synthesizers.torch_utils.private import DP_PARAMETERS, PrivateSGD
 from ouroboros.synthesizers.torch_utils.training import (
     History,
     batches,
@@ -41,6 +42,9 @@ from ouroboros.synthesizers.torch_utils.training import (
 from ouroboros.synthesizers.torch_utils.weights import Average, load_module_arrays, module_arrays
 
 _EPS = 1e-12
+#: with dp=True, predicted clean values are clipped to this public range of standard
+#: scores rather than to the training rows' range
+_DP_RANGE = 8.0
 
 
 def schedule(name: str, steps: int) -> np.ndarray:
@@ -115,16 +119,26 @@ class TabDDPMSynthesizer(NeuralSynthesizer):
 n_threads, verbose:
         As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
         signal is the diffusion loss on held-out rows at fixed timesteps and noise.
+    dp, epsilon, delta, max_grad_norm:
+        DP-SGD (:mod:`~ouroboros.synthesizers.torch_utils.private`): the denoiser, the
+        whole network, sees the rows and is trained with per-row clipping and noise; the
+        moving average of its weights is post-processing. Numeric columns are then
+        standardised (the quantile encoder would keep every training value) and the
+        denoiser's clean estimates are clipped to +-8 standard scores, a public range.
     """
 
     name: ClassVar[str] = "tabddpm"
-    tags: ClassVar[Tags] = Tags(conditioning="native", requires_torch=True)
+    tags: ClassVar[Tags] = Tags(
+        conditioning="native", requires_torch=True, differential_privacy=True
+    )
     test_params: ClassVar[dict[str, Any]] = {
         "epochs": 3,
         "batch_size": 64,
         "steps": 40,
         "sample_steps": 10,
         "n_threads": 1,
+        "schema_share": 0.2,  # with dp=True (the contract's privacy check)
+        "epsilon": 100.0,
     }
     parameters: ClassVar[dict[str, Param]] = {
         "steps": Param(1000, Integer(2)),
@@ -136,11 +150,13 @@ n_threads, verbose:
         "learning_rate": Param(3e-3, Number(0, closed="neither")),
         "weight_decay": Param(1e-5, Number(0)),
         "ema_decay": Param(0.999, Number(0, 1)),
+        **DP_PARAMETERS,
     }
     defaults: ClassVar[dict[str, Any]] = {"epochs": 70, "batch_size": 512}
 
     def _transformer_options(self) -> dict[str, Any]:
-        return {"encoders": {"numeric": "quantile", "categorical": "onehot"}}
+        numeric = "standard" if self._private() else "quantile"
+        return {"encoders": {"numeric": numeric, "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
     def _build(self, rng: np.random.Generator | None = None) -> None:
@@ -197,14 +213,18 @@ n_threads, verbose:
         blocks0 = layout.flat(x0)
         blocks_t = self._noisy_blocks(blocks0, ab_t, generator)
         out = model(self._assemble(scalars_t, blocks_t), t)
-        mse = ((out[:, self.scalars_] - noise) ** 2).mean() if len(self.scalars_) else out.sum() * 0
+        n = max(len(x0), 1)  # a DP-SGD batch may be empty
+        if len(self.scalars_):
+            mse = ((out[:, self.scalars_] - noise) ** 2).sum() / (n * len(self.scalars_))
+        else:
+            mse = out.sum() * 0
         if not layout.n_blocks:
             return mse, mse.new_zeros(())
         predicted = layout.softmax(layout.flat(out))
         true_post = self._posterior(blocks_t, blocks0, ab_t, ab_s)
         model_post = self._posterior(blocks_t, predicted, ab_t, ab_s)
         kl = torch.xlogy(true_post, true_post) - true_post * torch.log(model_post.clamp(min=_EPS))
-        return mse, self.steps * kl.sum() / (len(x0) * layout.n_blocks)
+        return mse, self.steps * kl.sum() / (n * layout.n_blocks)
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -215,6 +235,9 @@ n_threads, verbose:
             len(matrix), self.validation_fraction, self.early_stopping, rng
         )
         data = torch.as_tensor(matrix, dtype=torch.float32, device=device)
+        if self._private():
+            self._train_private(data, rng, generator)
+            return
         scalars = data[:, self.scalars_]
         self.scalar_low_ = scalars.min(dim=0).values if len(data) else scalars.sum(dim=0)
         self.scalar_high_ = scalars.max(dim=0).values if len(data) else scalars.sum(dim=0)
@@ -261,6 +284,48 @@ n_threads, verbose:
                 return total_loss / len(held)
 
         self._run_loop(epoch, [average.module], validate)
+        self.model_ = average.module.eval()
+
+    def _train_private(
+        self, data: torch.Tensor, rng: np.random.Generator, generator: torch.Generator
+    ) -> None:
+        """DP-SGD on the denoiser: Poisson batches, as many steps as planned."""
+        device = data.device
+        width = len(self.scalars_)
+        self.scalar_low_ = torch.full((width,), -_DP_RANGE, device=device)
+        self.scalar_high_ = torch.full((width,), _DP_RANGE, device=device)
+        n = self._public_rows()  # the released count: the true one would leak
+        batch = min(self.batch_size, n)
+        per_epoch = max(n // batch, 1)
+        total = per_epoch * self.epochs
+        optimiser = torch.optim.AdamW(
+            self.model_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: max(1.0 - step / total, 0.0)
+        )
+        average = Average(self.model_, self.ema_decay)  # copied before Opacus' hooks
+        plan = self._privacy_plan(batch, total)
+        sgd = PrivateSGD([self.model_], optimiser, plan, len(data), rng, device)
+
+        def epoch():
+            self.model_.train()
+            for _ in range(per_epoch):
+                x0 = data[sgd.batch()]
+                t = torch.randint(self.steps, (len(x0),), generator=generator, device=device)
+                mse, kl = self._losses(x0, t, generator)
+                loss = mse + kl
+                sgd.zero_grad()
+                sgd.backward(loss)
+                sgd.step()
+                scheduler.step()
+                average.update(self.model_)
+                yield {"loss": loss.item(), "gaussian": mse.item(), "multinomial": kl.item()}
+
+        try:
+            self._run_loop(epoch, [average.module])
+        finally:
+            self._finish_private(sgd, "the denoiser (the whole network sees the rows)")
         self.model_ = average.module.eval()
 
     # ------------------------------------------------------------------ sampling
@@ -352,6 +417,7 @@ n_threads, verbose:
             "scalar_low": self.scalar_low_.cpu().numpy(),
             "scalar_high": self.scalar_high_.cpu().numpy(),
             "history": self.history_.to_state(),
+            **self._privacy_state(),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -362,3 +428,4 @@ n_threads, verbose:
         self.scalar_low_ = torch.as_tensor(np.asarray(state["scalar_low"]), device=device)
         self.scalar_high_ = torch.as_tensor(np.asarray(state["scalar_high"]), device=device)
         self.history_ = History.from_state(state["history"])
+        self._restore_privacy(state)

@@ -1,0 +1,234 @@
+"""DP-SGD generators on Adult, and the shadow-model membership attack on outliers.
+
+Part 1: ``tvae``, ``tabddpm`` and ``ctgan`` with ``dp=True`` at epsilon 0.5, 1, 3 and 10
+(delta 1e-6), beside the same settings without DP. The schema detected on the training
+split is given as public knowledge (bounds and categories declared public, as
+``bench/privacy.py`` does with private-pgm's domain), so the whole budget goes to the
+row count and the model. Figures: SDMetrics quality (in the peer interpreter, see
+``bench/peers.py``), gradient-boosting detection AUC and train-synthetic-test-real
+macro F1 on ``income`` (both from ``bench/quality.py``), fit time, epsilon spent.
+
+Part 2: the membership attack of :func:`ouroboros.metrics.attacks_mia.membership_inference`
+on the most isolated rows of a small Adult sample, against ``tabddpm`` without DP and
+with ``dp=True`` at epsilon 1: AUC, advantage and the empirical epsilon lower bound.
+Shadows are small (reference rows, epochs) to fit the machine: read the AUCs as a
+comparison between the two, not as the attack's ceiling.
+
+    .venv/bin/python bench/privacy_dpsgd.py [--quick] [--part fits|attack|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine, write_section  # noqa: E402
+from peers import peer_python  # noqa: E402
+from quality import detection_auc, load_split, utility_score  # noqa: E402
+
+from ouroboros.metrics.attacks_mia import membership_inference, outlier_targets  # noqa: E402
+from ouroboros.schema import Schema  # noqa: E402
+from ouroboros.synthesizers import registry  # noqa: E402
+
+EPSILONS = (0.5, 1.0, 3.0, 10.0)
+#: the settings of part 1 (fewer epochs than the defaults: DP-SGD pays per step)
+SETTINGS = {
+    "tabddpm": {"epochs": 5, "batch_size": 300, "sample_steps": 50},
+    "tvae": {"epochs": 5, "batch_size": 300},
+    "ctgan": {"epochs": 3, "batch_size": 300},
+}
+EVAL_ROWS = 5_000
+TITLES = {
+    "fits": "DP-SGD generators on Adult",
+    "attack": "Shadow-model membership attack, DP against non-DP tabddpm",
+    "both": "DP-SGD generators and the membership attack",
+}
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def sdmetrics_quality(real, synthetic) -> float:
+    """SDMetrics' QualityReport score, computed in the peer interpreter."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = {k: Path(folder) / f"{k}.csv" for k in ("real", "synth", "result")}
+        real.to_csv(paths["real"], index=False)
+        synthetic.to_csv(paths["synth"], index=False)
+        script = Path(__file__).resolve().parent / "quality.py"
+        cmd = [peer_python(), str(script), "_quality", "--real", str(paths["real"])]
+        cmd += ["--synth", str(paths["synth"]), "--result", str(paths["result"])]
+        subprocess.run(cmd, check=True, capture_output=True)
+        return json.loads(paths["result"].read_text())["quality"]
+
+
+def fit_row(name, epsilon, train, test, schema, settings) -> dict:
+    klass = registry.get(name)
+    dp = {"dp": True, "epsilon": epsilon, "delta": 1e-6} if epsilon else {}
+    model = klass(seed=0, n_threads=2, **settings, **dp)
+    tic = time.perf_counter()
+    model.fit(train, schema=schema)
+    fit_s = time.perf_counter() - tic
+    synthetic = model.sample(len(train), seed=1)
+    real_eval = train.sample(min(EVAL_ROWS, len(train)), random_state=0)
+    fake_eval = synthetic.sample(min(EVAL_ROWS, len(synthetic)), random_state=0)
+    row = {
+        "generator": name,
+        "epsilon": epsilon or float("inf"),
+        "spent": getattr(model, "epsilon_spent_", float("nan")),
+        "noise": model.privacy_["noise_multiplier"] if epsilon else float("nan"),
+        "steps": model.privacy_["steps"] if epsilon else None,
+        "quality": sdmetrics_quality(real_eval, fake_eval),
+        "detection": detection_auc(real_eval, fake_eval),
+        "utility": utility_score(synthetic, test, "income", "classification"),
+        "fit_s": fit_s,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def part_fits(quick: bool, n_rows: int, names: list[str], publish=None) -> str:
+    train, test = load_split("adult")
+    schema = Schema.detect(train)  # declared public: see the module docstring
+    train = train.sample(min(n_rows, len(train)), random_state=0).reset_index(drop=True)
+    rows = []
+    epsilons = (1.0,) if quick else EPSILONS
+    for name in names:
+        for epsilon in (None, *epsilons):
+            rows.append(fit_row(name, epsilon, train, test, schema, SETTINGS[name]))
+            if publish is not None:
+                publish(_fits_table(rows, None))
+    real = train.sample(min(EVAL_ROWS, len(train)), random_state=0)
+    return _fits_table(rows, _ceiling(real, train, test))
+
+
+def _ceiling(real, train, test) -> dict:
+    return {
+        "generator": "real test (ceiling)",
+        "quality": sdmetrics_quality(real, test.sample(EVAL_ROWS, random_state=1)),
+        "detection": detection_auc(real, test.sample(EVAL_ROWS, random_state=1)),
+        "utility": utility_score(train, test, "income", "classification"),
+    }
+
+
+def _fits_table(rows: list[dict], ceiling: dict | None) -> str:
+    header = ["generator", "epsilon", "spent", "noise", "steps", "quality", "detection"]
+    header += ["utility (F1)", "fit s"]
+    table = [
+        [
+            r["generator"],
+            "none" if r["epsilon"] == float("inf") else f"{r['epsilon']:g}",
+            "" if np.isnan(r["spent"]) else f"{r['spent']:.3f}",
+            "" if np.isnan(r["noise"]) else f"{r['noise']:.3f}",
+            "" if r["steps"] is None else str(r["steps"]),
+            f"{r['quality']:.3f}",
+            f"{r['detection']:.3f}",
+            f"{r['utility']:.3f}",
+            f"{r['fit_s']:.0f}",
+        ]
+        for r in rows
+    ]
+    if ceiling is not None:
+        table.append(
+            [ceiling["generator"], "", "", "", "", f"{ceiling['quality']:.3f}"]
+            + [f"{ceiling['detection']:.3f}", f"{ceiling['utility']:.3f}", ""]
+        )
+    return markdown_table(header, table)
+
+
+def part_attack(n_rows: int, shadows: int) -> str:
+    train, _ = load_split("adult")
+    sample = train.sample(n_rows, random_state=0).reset_index(drop=True)
+    chosen = outlier_targets(sample, 4)
+    targets, reference = sample.iloc[chosen], sample.drop(sample.index[chosen])
+    schema = Schema.detect(sample)
+    small = {"epochs": 40, "batch_size": 100, "steps": 200, "sample_steps": 20, "n_threads": 1}
+    lines = []
+    klass = registry.get("tabddpm")
+    for label, dp in (("tabddpm, no DP", {}), ("tabddpm, dp=True, epsilon 1", {"dp": True})):
+
+        class Factory:
+            def __init__(self, seed: int, dp=dp):
+                self.model = klass(seed=seed, **small, **dp, epsilon=1.0)
+
+            def fit(self, table):
+                self.model.fit(table, schema=schema)
+                return self
+
+            def sample(self, n, seed=None):
+                return self.model.sample(n, seed=seed)
+
+        tic = time.perf_counter()
+        result = membership_inference(
+            Factory, reference, targets, n_shadows=shadows, train_rows=len(reference) // 2
+        )
+        seconds = time.perf_counter() - tic
+        print(label, json.dumps(result.to_dict()), flush=True)
+        lines.append(
+            [
+                label,
+                f"{result.auc:.3f}",
+                f"{result.advantage:.3f}",
+                f"{result.epsilon_lower_bound:.2f}",
+                " ".join(f"{t['auc']:.2f}" for t in result.targets),
+                f"{seconds:.0f}",
+            ]
+        )
+    header = ["target model", "AUC", "advantage", "epsilon lower bound", "per target AUC", "s"]
+    return markdown_table(header, lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=("fits", "attack", "both"), default="both")
+    parser.add_argument("--shadows", type=int, default=16)
+    parser.add_argument("--rows", type=int, default=5_000, help="Adult training rows fitted")
+    parser.add_argument("--attack-rows", type=int, default=600, help="rows of the attack's sample")
+    parser.add_argument("--generators", default=",".join(SETTINGS))
+    parser.add_argument("--no-results", action="store_true")
+    args = parser.parse_args(argv)
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    section = "privacy-dpsgd" if args.part == "both" else f"privacy-dpsgd-{args.part}"
+    head = (
+        f"## {TITLES[args.part]} (`bench/privacy_dpsgd.py`)\n\n"
+        f"Command: `.venv/bin/python bench/privacy_dpsgd.py {' '.join(argv or sys.argv[1:])}`; "
+        f"{machine()}; timings under heavy load from other work (`uptime` at the start: "
+        f"{load}).\n\n"
+    )
+    parts = []
+
+    def publish(partial: str) -> None:  # a partial table, in case the run is cut short
+        if not args.no_results:
+            write_section(section, head + "".join(parts) + partial + "\n\n(run in progress)")
+
+    if args.part in ("fits", "both"):
+        parts.append(
+            f"DP generators on {args.rows:,} rows of Adult's train split (public schema; "
+            f"settings {json.dumps(SETTINGS)}), scored on Adult's test split:\n\n"
+        )
+        parts.append(part_fits(args.quick, args.rows, args.generators.split(","), publish))
+    if args.part in ("attack", "both"):
+        parts.append(
+            f"\n\nShadow-model membership attack on the 4 most isolated of {args.attack_rows} "
+            f"Adult rows ({args.shadows} shadows, each trained on half the other rows, every "
+            "target in half of them; tabddpm 40 epochs of 100-row batches):\n\n"
+        )
+        parts.append(part_attack(args.attack_rows, args.shadows))
+    body = head + "".join(parts)
+    print(body)
+    if not args.no_results:
+        write_section(section, body)
+
+
+if __name__ == "__main__":
+    main()

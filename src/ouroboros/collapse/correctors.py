@@ -1,0 +1,397 @@
+"""Correctors for real tables: what a team can do to a synthetic training set with what it has.
+
+Gillman et al. 2024 ("Self-Correcting Self-Consuming Loops for Generative Model Training")
+show that a corrector of strength γ, mapping the model's distribution p to
+(p + γ·p*)/(1 + γ), makes the self-consuming loop contract faster. The ideal corrector needs
+the true distribution p*; a real table offers only its rows. Three stand-ins, one class each:
+
+- ``real:γ`` replaces each synthetic row, with probability γ/(1 + γ), by a held-back real
+  row: the honest baseline, the empirical version of the ideal corrector; it costs real rows.
+- ``importance:γ`` resamples the synthetic rows with weights (1 + γ·r̂(x))/(1 + γ), r̂ the
+  density ratio p*/p of a real-vs-synthetic classifier (Grover et al. 2019, "Bias Correction
+  of Learned Generative Models using Likelihood-Free Importance Weighting"): in expectation
+  that is Gillman's map. It costs no new real rows, but it only reweights rows the model
+  still makes: a tail the model lost has no rows to upweight, so it cannot come back.
+- ``rules`` repairs synthetic rows that break the table's rules (:mod:`ouroboros.rules`):
+  it rewrites them with the :class:`~ouroboros.transforms.rules.RuleTransform` plan (a gap
+  clipped at zero, a looked-up value, a derived column) and restores them; rows breaking a
+  rule kept only by rejection are replaced by rows that keep every rule.
+
+A corrector joins any strategy with ``+``: ``replace+real:1``, ``mix:0.05+importance:2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ouroboros.collapse import _rows
+from ouroboros.collapse.strategies import _JOIN, Pool, Source, Strategy, TrainingSet
+from ouroboros.errors import CollapseError, ParameterError
+
+
+@dataclass
+class Correction:
+    """Corrected synthetic rows. ``origin[i]`` is the input row that output row i came from,
+    or -1 for a real row put in; ``info`` holds diagnostics."""
+
+    data: pd.DataFrame
+    origin: np.ndarray
+    info: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def real_rows(self) -> int:
+        return int((self.origin < 0).sum())
+
+
+class Corrector(ABC):
+    """Base class of a corrector; ``param`` names its strength attribute (None: none)."""
+
+    name: ClassVar[str]
+    citation: ClassVar[str]
+    description: ClassVar[str]
+    param: ClassVar[str | None] = "strength"
+
+    @property
+    def value(self) -> float | None:
+        return None if self.param is None else getattr(self, self.param)
+
+    @property
+    def spec(self) -> str:
+        return self.name if self.param is None else f"{self.name}:{self.value:g}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+    def validate(self) -> None:
+        if self.param is None:
+            return
+        value = self.value
+        ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+        if not (ok and math.isfinite(float(value)) and float(value) >= 0):
+            raise ParameterError(
+                f"corrector {self.name!r}: the strength γ must be a number >= 0, e.g. "
+                f"'{self.name}:1'; got {value!r}"
+            )
+
+    @property
+    def share(self) -> float:
+        """γ/(1 + γ): the share of the corrected distribution that comes from the truth."""
+        gamma = float(self.value or 0.0)
+        return gamma / (1.0 + gamma)
+
+    def real_rows_needed(self, size: int) -> int:
+        """Real rows held back from training for this corrector."""
+        return 0
+
+    @abstractmethod
+    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+        """The corrected version of ``synthetic``, the synthetic rows of a training set."""
+
+
+class HeldBackReal(Corrector):
+    """Replace each synthetic row with probability γ/(1 + γ) by a held-back real row.
+
+    The held-back rows are the first ``ceil(size·γ/(1+γ))`` rows of the pool's reserve
+    (real training rows no generation trains on), or the generation-0 rows when the
+    reserve is empty; each generation draws from them at random.
+    """
+
+    name = "real"
+    citation = (
+        "Gillman et al. 2024, 'Self-Correcting Self-Consuming Loops for Generative Model "
+        "Training' (the ideal corrector, with held-back real rows for the truth)"
+    )
+    description = "replaces a share γ/(1+γ) of the synthetic rows by held-back real rows"
+
+    def __init__(self, strength: float = 1.0):
+        self.strength = strength
+
+    def real_rows_needed(self, size: int) -> int:
+        return math.ceil(size * self.share - 1e-9)
+
+    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+        held = pool.reserve.iloc[: self.real_rows_needed(pool.size)]
+        if len(held) == 0:
+            held = pool.real
+        n = len(synthetic)
+        replace = rng.random(n) < self.share
+        k = int(replace.sum())
+        chosen = rng.choice(len(held), size=k, replace=k > len(held))
+        data = pd.concat(
+            [synthetic.iloc[np.flatnonzero(~replace)], held.iloc[chosen]], ignore_index=True
+        )
+        origin = np.r_[np.flatnonzero(~replace), np.full(k, -1)]
+        return Correction(data, origin, {"held_back_rows": float(len(held))})
+
+
+class Importance(Corrector):
+    """Resample synthetic rows by a real-vs-synthetic classifier's density ratio.
+
+    A gradient-boosted classifier scores each synthetic row out of fold
+    (:class:`~ouroboros.collapse.verifiers.Discriminator`, real rows: the generation-0
+    rows); r̂ = (p/(1−p))·(n_synthetic/n_real), clipped at ``max_ratio``, and each row
+    is kept with weight (1 + γ·r̂)/(1 + γ) by systematic resampling. Reweighting cannot
+    create rows: categories and tails the model no longer produces stay lost.
+    """
+
+    name = "importance"
+    citation = (
+        "Grover et al. 2019, 'Bias Correction of Learned Generative Models using "
+        "Likelihood-Free Importance Weighting'; Gillman et al. 2024 (the map it estimates)"
+    )
+    description = "resamples synthetic rows by a classifier's real/synthetic density ratio"
+
+    def __init__(self, strength: float = 1.0, max_ratio: float = 20.0):
+        self.strength = strength
+        self.max_ratio = max_ratio
+
+    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+        from ouroboros.collapse.verifiers import Discriminator
+
+        n = len(synthetic)
+        p = np.clip(Discriminator()(pool.real, synthetic, rng), 1e-6, 1 - 1e-6)
+        ratio = np.minimum(p / (1 - p) * n / len(pool.real), self.max_ratio)
+        weights = (1.0 + self.strength * ratio) / (1.0 + self.strength)
+        weights /= weights.sum()
+        # systematic resampling: the fewest duplicates for given weights
+        positions = (rng.random() + np.arange(n)) / n
+        chosen = np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+        ess = 1.0 / float(np.sum(weights**2))
+        info = {"effective_rows": ess / n, "distinct_rows": len(np.unique(chosen)) / n}
+        return Correction(synthetic.iloc[chosen].reset_index(drop=True), chosen, info)
+
+
+class RuleRepair(Corrector):
+    """Repair synthetic rows that break the table's rules.
+
+    The rules are the schema's (``Pool.schema``), or those discovered on the real rows
+    when the schema has none. Rows breaking a rule are rewritten and restored by a
+    :class:`~ouroboros.transforms.rules.RuleTransform` fitted on the real rows together
+    with them, which puts each rule back by construction (a lookup takes the value the
+    real rows give); rows that still break a rule kept only by rejection are replaced by
+    draws from the rows that keep every rule.
+    """
+
+    name = "rules"
+    param = None
+    citation = (
+        "Feng et al. 2024, 'Beyond Model Collapse: Scaling Up with Synthesized Data Requires "
+        "Verification' (rules as a verifier that also repairs)"
+    )
+    description = "repairs synthetic rows that break the table's rules"
+
+    def __init__(self, discover: bool = True):
+        self.discover = discover
+
+    def _schema(self, pool: Pool):
+        from ouroboros.schema import Schema
+
+        schema = pool.schema if pool.schema is not None else Schema.detect(pool.real)
+        if not schema.rules and self.discover:
+            schema = copy.deepcopy(schema)
+            schema.rules = [f.rule for f in schema.discover_rules(pool.real)]
+        return schema
+
+    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+        from ouroboros.rules import Columns, parse_all, violations
+        from ouroboros.transforms.rules import RuleTransform, datetime_formats
+
+        schema = self._schema(pool)
+        n = len(synthetic)
+        if not schema.rules or n == 0:
+            return Correction(synthetic.reset_index(drop=True), np.arange(n), {"repaired": 0.0})
+        rules = parse_all(schema.rules, schema.names)
+        formats = datetime_formats(schema)
+
+        def broken(frame: pd.DataFrame) -> np.ndarray:
+            columns = Columns(frame.reset_index(drop=True), formats)
+            out = np.zeros(len(frame), dtype=bool)
+            for rule in rules:
+                out |= violations(rule, columns)
+            return out
+
+        bad = broken(synthetic)
+        data = synthetic.reset_index(drop=True).copy()
+        if bad.any():
+            transform = RuleTransform(schema, tolerance=1.0)
+            both = pd.concat([pool.real[data.columns], data[bad]], ignore_index=True)
+            restored = transform.inverse(transform.fit_transform(both, rng), rng)
+            repaired = restored.iloc[len(pool.real) :].reset_index(drop=True)
+            for column in data.columns:
+                values = np.array(data[column].astype(object), dtype=object)
+                values[bad] = repaired[column].astype(object).to_numpy()
+                data[column] = _like(values, synthetic[column])
+        origin = np.arange(n)
+        still = broken(data)
+        if still.all():
+            raise CollapseError(
+                f"corrector 'rules': every synthetic row breaks a rule of {schema.rules}"
+            )
+        if still.any():
+            good = np.flatnonzero(~still)
+            origin[still] = good[rng.integers(len(good), size=int(still.sum()))]
+            data = data.iloc[origin].reset_index(drop=True)
+        info = {"repaired": float(bad.mean()), "replaced": float(still.mean())}
+        return Correction(data, origin, info)
+
+
+def _like(values: np.ndarray, like: pd.Series) -> pd.Series:
+    """``values`` in the dtype of ``like`` where that dtype can hold them."""
+    try:
+        return pd.Series(values).astype(like.dtype)
+    except (TypeError, ValueError):
+        return pd.Series(values)
+
+
+_REGISTRY: dict[str, type[Corrector]] = {}
+
+
+def register(cls: type[Corrector]) -> type[Corrector]:
+    """Add a corrector class to the registry (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Corrector)) or not getattr(cls, "name", ""):
+        raise ParameterError(f"register expects a named Corrector subclass; got {cls!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+for _cls in (HeldBackReal, Importance, RuleRepair):
+    register(_cls)
+
+
+def names() -> list[str]:
+    """Names of the registered correctors."""
+    return sorted(_REGISTRY)
+
+
+def parse(spec: str | Corrector) -> Corrector:
+    """A validated corrector from its text form (``real:1``, ``importance:2``, ``rules``)."""
+    if isinstance(spec, Corrector):
+        spec.validate()
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ParameterError(f"a corrector must be a name such as 'real:1'; got {spec!r}")
+    name, _, raw = spec.strip().partition(":")
+    try:
+        cls = _REGISTRY[name.strip()]
+    except KeyError:
+        raise ParameterError(
+            f"unknown corrector {name.strip()!r}; choose from {', '.join(names())}"
+        ) from None
+    if cls.param is None and raw:
+        raise ParameterError(f"corrector {name!r} takes no strength; got {spec!r}")
+    if raw:
+        try:
+            corrector = cls(float(raw))
+        except ValueError:
+            raise ParameterError(
+                f"corrector {name!r}: {raw!r} is not a number; write e.g. '{name}:1'"
+            ) from None
+    else:
+        corrector = cls()
+    corrector.validate()
+    return corrector
+
+
+class Corrected(Strategy):
+    """A strategy whose training sets pass a corrector: its synthetic rows are corrected,
+    its real rows left alone. The spec joins both: ``replace+real:1``."""
+
+    name = "corrected"
+
+    def __init__(self, base: Strategy, corrector: Corrector):
+        self.base, self.corrector = base, corrector
+        self.reference_matches_lab = base.reference_matches_lab and isinstance(
+            corrector, HeldBackReal
+        )
+
+    @classmethod
+    def parse(cls, base: Strategy, corrector: str | Corrector) -> Corrected:
+        if isinstance(base, Corrected) or (isinstance(corrector, str) and _JOIN.search(corrector)):
+            raise ParameterError(
+                f"strategy {base.spec!r} already has a corrector; a strategy takes one"
+            )
+        strategy = cls(base, parse(corrector))
+        strategy.validate()
+        return strategy
+
+    @property
+    def spec(self) -> str:
+        return f"{self.base.spec}+{self.corrector.spec}"
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"{self.base.description}; then {self.corrector.description}"
+
+    @property
+    def citation(self) -> str:  # type: ignore[override]
+        return f"{self.base.citation}; {self.corrector.citation}"
+
+    @property
+    def value(self) -> float | None:
+        return self.base.value
+
+    def validate(self) -> None:
+        self.base.validate()
+        self.corrector.validate()
+
+    def sample_size(self, size: int) -> int:
+        return self.base.sample_size(size)
+
+    def real_rows_needed(self, size: int, generations: int) -> int:
+        return self.base.real_rows_needed(size, generations) + self.corrector.real_rows_needed(size)
+
+    def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        train = self.base.training_set(generation, pool, rng)
+        return correct_training_set(train, self.corrector, pool, rng)
+
+    @property
+    def has_reference(self) -> bool:
+        return self.base.has_reference and isinstance(self.corrector, HeldBackReal)
+
+    def reference_step(self, model, current, pool, size, rng):
+        if not self.has_reference:
+            raise ParameterError(f"strategy {self.spec!r} has no twin in the reference models")
+        gamma = float(self.corrector.value)
+        return self.base.reference_step(
+            _rows.CorrectedModel(model, gamma), current, pool, size, rng
+        )
+
+
+def correct_training_set(
+    train: TrainingSet, corrector: Corrector, pool: Pool, rng: np.random.Generator
+) -> TrainingSet:
+    """``train`` with its synthetic blocks corrected; the rows of ``train.data`` follow its
+    provenance block by block, as every strategy builds them."""
+    bounds = np.cumsum([0] + [s.rows for s in train.provenance])
+    if bounds[-1] != len(train.data):
+        raise CollapseError("the training set's provenance does not add up to its rows")
+    block = np.repeat(np.arange(len(train.provenance)), [s.rows for s in train.provenance])
+    synthetic = np.array([s.generation is not None for s in train.provenance], dtype=bool)
+    rows = np.flatnonzero(synthetic[block]) if len(block) else np.zeros(0, dtype=int)
+    if len(rows) == 0:
+        return train
+    fixed = corrector.correct(train.data.iloc[rows].reset_index(drop=True), pool, rng)
+    real_rows = train.data.iloc[np.flatnonzero(~synthetic[block])]
+    owners = np.where(fixed.origin >= 0, block[rows][np.maximum(fixed.origin, 0)], -1)
+    provenance = [s for s in train.provenance if s.generation is None]
+    provenance += [
+        Source(train.provenance[k].generation, int((owners == k).sum()))
+        for k in np.flatnonzero(synthetic)
+        if (owners == k).any()
+    ]
+    # real rows first, then the synthetic blocks in order, then the corrector's real rows
+    order = np.argsort(np.where(owners < 0, len(train.provenance), owners), kind="stable")
+    parts = [real_rows, fixed.data.iloc[order]]
+    if fixed.real_rows:
+        provenance.append(Source(None, fixed.real_rows))
+    data = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    info = dict(train.info) | {f"correct_{k}": v for k, v in fixed.info.items()}
+    info["corrector_real_rows"] = float(fixed.real_rows)
+    return TrainingSet(data, provenance, info, train.explanation)
