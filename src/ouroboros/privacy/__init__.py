@@ -14,7 +14,7 @@ from ouroboros.privacy.accounting import (
     gaussian_sigma,
 )
 from ouroboros.privacy.budget import ACCOUNTANT, BudgetError, PrivacyBudget, Spend
-from ouroboros.privacy.schema import PrivateSchema, resolve
+from ouroboros.privacy.schema import PrivateSchema, resolve, resolve_fit
 
 __all__ = [
     "ACCOUNTANT",
@@ -30,4 +30,5 @@ __all__ = [
     "gaussian_rho",
     "gaussian_sigma",
     "resolve",
+    "resolve_fit",
 ]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ouroboros.errors import SchemaError
+from ouroboros.errors import ParameterError, SchemaError
 from ouroboros.privacy.accounting import gaussian_sigma
 from ouroboros.privacy.budget import PrivacyBudget
 from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema
@@ -113,6 +113,38 @@ def resolve(
     out = Schema(columns=columns, n_rows=None, rules=[])
     out.extras = {"privacy": {"sources": sources}}
     return PrivateSchema(out, budget, sources)
+
+
+def resolve_fit(
+    data: pd.DataFrame,
+    schema: Schema | None,
+    rules: list[str] | None,
+    *,
+    owner: str,
+    epsilon: float,
+    delta: float,
+    schema_share: float | None,
+    seed: int | None,
+) -> tuple[PrivateSchema, np.random.Generator]:
+    """The start of every DP fit: rules refused (found on private data they would leak,
+    and rejecting rows would change the guarantee), then the private schema of
+    :func:`resolve`, with the fit's random generator drawn from ``seed``."""
+    if rules or (schema is not None and schema.rules):
+        raise ParameterError(
+            f"{owner} does not keep rules: rules found on private data would leak, and "
+            "rejecting rows would change the guarantee; fit without rules"
+        )
+    rng = np.random.default_rng(seed)
+    private = resolve(
+        data,
+        schema,
+        epsilon=float(epsilon),
+        delta=float(delta),
+        schema_share=schema_share,
+        rng=rng,
+        owner=owner,
+    )
+    return private, rng
 
 
 def _refusal(owner: str, lacking: dict[str, Needs], share: float | None) -> str:

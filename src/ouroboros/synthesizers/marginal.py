@@ -20,7 +20,7 @@ import pandas as pd
 
 from ouroboros.errors import ParameterError
 from ouroboros.lineage.record import real_record
-from ouroboros.privacy import PrivacyBudget, resolve
+from ouroboros.privacy import PrivacyBudget, resolve_fit
 from ouroboros.privacy.accounting import gaussian_rho
 from ouroboros.schema import Schema
 from ouroboros.synthesizers.base import Synthesizer, Tags
@@ -59,20 +59,15 @@ class MarginalSynthesizer(Synthesizer):
         budget, or refused when ``schema_share`` is None."""
         self._check_params()
         schema = _as_schema(schema)
-        if rules or (schema is not None and schema.rules):
-            raise ParameterError(
-                f"{type(self).__name__} does not keep rules: rules found on private data "
-                "would leak, and rejecting rows would change the guarantee; fit without rules"
-            )
-        rng = np.random.default_rng(self.seed)
-        private = resolve(
+        private, rng = resolve_fit(
             data,
             schema,
-            epsilon=float(self.epsilon),
-            delta=float(self.delta),
-            schema_share=self.schema_share,
-            rng=rng,
+            rules,
             owner=type(self).__name__,
+            epsilon=self.epsilon,
+            delta=self.delta,
+            schema_share=self.schema_share,
+            seed=self.seed,
         )
         self.budget_: PrivacyBudget = private.budget
         self.schema_ = private.schema

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ouroboros.errors import ParameterError
 from ouroboros.lineage.record import real_record
-from ouroboros.privacy import resolve
+from ouroboros.privacy import resolve_fit
 from ouroboros.privacy.accounting import cdp_rho
 from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema
 from ouroboros.synthesizers.torch_utils.private import Measurement
@@ -71,20 +71,15 @@ def fit_private(
     """Fit ``model`` (``dp=True``) under ``(epsilon, delta)``-DP, as the module says."""
     model._check_params()
     schema = _as_schema(schema)
-    if rules or (schema is not None and schema.rules):
-        raise ParameterError(
-            f"{type(model).__name__} with dp=True does not keep rules: rules found on private "
-            "data would leak, and rejecting rows would change the guarantee"
-        )
-    rng = np.random.default_rng(model.seed)
-    private = resolve(
+    private, rng = resolve_fit(
         data,
         schema,
-        epsilon=float(model.epsilon),
-        delta=float(model.delta),
+        rules,
+        owner=f"{type(model).__name__} with dp=True",
+        epsilon=model.epsilon,
+        delta=model.delta,
         schema_share=model.schema_share,
-        rng=rng,
-        owner=type(model).__name__,
+        seed=model.seed,
     )
     budget = private.budget
     measurements = []
