@@ -13,6 +13,7 @@ spend nothing: they only post-process what was released.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -90,12 +91,12 @@ class MarginalSynthesizer(Synthesizer):
         sizes = self.transformer_.sizes
         self.model_ = self._measure_all(matrix, sizes, rng)
 
+    @abstractmethod
     def _measure_all(
         self, codes: np.ndarray, sizes: tuple[int, ...], rng: np.random.Generator
     ) -> GraphicalModel:
         """Select and measure marginals of ``codes`` within ``self.budget_``'s model part,
         and return the estimated model."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------ measuring
     def _measure(

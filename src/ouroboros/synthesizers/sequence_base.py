@@ -13,6 +13,7 @@ Synthetic Data Vault"): context, then length, then the sequence.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -138,7 +139,10 @@ class SequenceSynthesizer(Synthesizer):
         return self
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError("sequence generators draw through sample(), not rows")
+        """The encoded events of ``n`` unconditioned entities (or ``n`` steps of one
+        series); :meth:`sample` also keeps the entities, to assemble the table."""
+        entities = self._draw_entities(n, rng, None, None)
+        return self._sample_events(entities, _lengths(entities), rng)
 
     # ------------------------------------------------------------ sampling
     def sample(
@@ -162,6 +166,22 @@ class SequenceSynthesizer(Synthesizer):
             raise ParameterError(f"parameter 'n' must be a positive integer; got {n!r}")
         n = int(n)
         rng = self.sample_rng_ if seed is None else np.random.default_rng(seed)
+        entities = self._draw_entities(n, rng, conditions, start)
+        lengths = _lengths(entities)
+        matrix = self._sample_events(entities, lengths, rng)
+        events = self.transformer_.inverse_transform(matrix, rng)
+        table = assemble(self.layout_, entities, events, lengths)
+        return attach_lineage(self, table, seed, watermark_key_id=None)
+
+    def _draw_entities(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        conditions: dict[str, Any] | None,
+        start: Any,
+    ) -> pd.DataFrame:
+        """The static rows, lengths and first times of ``n`` entities (one row holding
+        ``n`` and ``start`` for a single series)."""
         layout = self.layout_
         if layout.single:
             if conditions:
@@ -183,17 +203,13 @@ class SequenceSynthesizer(Synthesizer):
             entities = self.static_model_.sample(
                 n, seed=seed_static, conditions=conditions, watermark=False
             )
-        lengths = np.clip(entities[LENGTH].to_numpy(dtype=np.int64), 1, None)
-        matrix = self._sample_events(entities, lengths, rng)
-        events = self.transformer_.inverse_transform(matrix, rng)
-        table = assemble(layout, entities, events, lengths)
-        return attach_lineage(self, table, seed, watermark_key_id=None)
+        return entities
 
+    @abstractmethod
     def _sample_events(
         self, entities: pd.DataFrame, lengths: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """The encoded events of every entity, in order: ``(lengths.sum(), output_dim)``."""
-        raise NotImplementedError
 
     def _check_conditions(self, conditions: dict[str, Any]) -> None:
         wrong = [c for c in conditions if c not in self.layout_.spec.static]
@@ -236,11 +252,13 @@ class SequenceSynthesizer(Synthesizer):
         self.static_model_ = None if static is None else model_from_tree(static)
         self._set_event_state(state["events"])
 
+    @abstractmethod
     def _event_state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The event model's state for the model file (arrays and JSON-able values)."""
 
+    @abstractmethod
     def _set_event_state(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Restore the event model from :meth:`_event_state`'s output."""
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -298,3 +316,8 @@ def model_from_tree(tree: dict[str, Any]) -> Synthesizer:
     model.sample_rng_ = np.random.default_rng()
     model.sample_rng_.bit_generator.state = tree["sample_rng"]
     return model
+
+
+def _lengths(entities: pd.DataFrame) -> np.ndarray:
+    """Each entity's number of events (at least one)."""
+    return np.clip(entities[LENGTH].to_numpy(dtype=np.int64), 1, None)
