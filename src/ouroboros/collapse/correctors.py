@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ouroboros.collapse import _rows
-from ouroboros.collapse.strategies import _JOIN, Pool, Source, Strategy, TrainingSet
+from ouroboros.collapse.strategies import _JOIN, Named, Pool, Source, Strategy, TrainingSet
 from ouroboros.errors import CollapseError, ParameterError
 
 
@@ -50,24 +50,13 @@ class Correction:
         return int((self.origin < 0).sum())
 
 
-class Corrector(ABC):
+class Corrector(Named, ABC):
     """Base class of a corrector; ``param`` names its strength attribute (None: none)."""
 
     name: ClassVar[str]
     citation: ClassVar[str]
     description: ClassVar[str]
     param: ClassVar[str | None] = "strength"
-
-    @property
-    def value(self) -> float | None:
-        return None if self.param is None else getattr(self, self.param)
-
-    @property
-    def spec(self) -> str:
-        return self.name if self.param is None else f"{self.name}:{self.value:g}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.spec!r})"
 
     def validate(self) -> None:
         if self.param is None:

@@ -78,7 +78,28 @@ class Pool:
 Verifier = Callable[[pd.DataFrame, pd.DataFrame, np.random.Generator], np.ndarray]
 
 
-class Strategy(ABC):
+class Named:
+    """A named step of the loop with at most one parameter, written ``name:value``
+    (strategies and correctors): ``param`` names the attribute holding the value."""
+
+    name: ClassVar[str]
+    param: ClassVar[str | None] = None
+
+    @property
+    def value(self) -> float | None:
+        """The parameter (a share, a keep rate, a strength), if there is one."""
+        return None if self.param is None else getattr(self, self.param)
+
+    @property
+    def spec(self) -> str:
+        """Text form, e.g. ``mix:0.2``; the label used in results and reports."""
+        return self.name if self.param is None else f"{self.name}:{self.value:g}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+
+class Strategy(Named, ABC):
     """Base class of a data strategy for recursive training.
 
     A strategy with a parameter (``mix:λ``) names it in ``param`` and stores it under
@@ -93,19 +114,6 @@ class Strategy(ABC):
     #: False when the reference twin differs in kind from the lab's strategy, so that the
     #: report draws no theory curve for it
     reference_matches_lab: ClassVar[bool] = True
-
-    @property
-    def value(self) -> float | None:
-        """The strategy's parameter (share or keep rate), if it has one."""
-        return None if self.param is None else getattr(self, self.param)
-
-    @property
-    def spec(self) -> str:
-        """Text form, e.g. ``mix:0.2``; the label used in results and reports."""
-        return self.name if self.param is None else f"{self.name}:{self.value:g}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.spec!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Strategy) and other.spec == self.spec
