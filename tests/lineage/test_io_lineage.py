@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ouroboros import lineage, synthesizers
@@ -93,6 +93,11 @@ def test_hash_survives_parquet_and_csv_round_trips(tmp_path, frame, fmt):
         # the delimiter of a one-column file is a guess ("1,5" or "," may read as two
         # columns): not a table that round-trips through CSV
         frame = frame.assign(row=np.arange(len(frame)))
+    if fmt.decimal == ",":
+        # text such as "0," is a number to a decimal-comma reader: the CSV itself cannot
+        # keep it text (a known limit of decimal-comma files, not of the hash)
+        texts = frame.select_dtypes(include="object").stack().astype(str)
+        assume(not texts.str.fullmatch(r"[+-]?\d*,\d*").any())
     expected = lineage.content_hash(frame)
     write_table(frame, tmp_path / "t.parquet")
     assert lineage.content_hash(read_table(tmp_path / "t.parquet")) == expected
