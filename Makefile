@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint format browser postgres bench-env clean
+.PHONY: demo test install lint format browser postgres bench-env bench-env-dp clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,11 @@ bench-env:
 	bench/.venv-sdv/bin/python -m pip install -q "sdv==2.0.0" "sdmetrics==0.32.0" pyarrow \
 		"mostlyai-engine==2.7.3"
 	bench/.venv-sdv/bin/python -m pip uninstall -q -y torchvision
+
+# The peers of bench/privacy.py, each in its own ignored environment: mbi 2.0 (JAX, for
+# private-pgm's reference MST) and smartnoise-synth (it pins mbi < 2 and opacus < 0.15).
+bench-env-dp:
+	test -x bench/.venv-mbi/bin/python || $(PYTHON) -m venv bench/.venv-mbi
+	bench/.venv-mbi/bin/python -m pip install -q "mbi==2.0.0"
+	test -x bench/.venv-smartnoise/bin/python || $(PYTHON) -m venv bench/.venv-smartnoise
+	bench/.venv-smartnoise/bin/python -m pip install -q "smartnoise-synth==1.0.8"

@@ -7,6 +7,7 @@ it half-written.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import re
@@ -28,7 +29,17 @@ def machine() -> str:
 
 
 def write_section(name: str, body: str) -> Path:
-    """Replace (or append) section ``name`` of RESULTS.md with ``body``."""
+    """Replace (or append) section ``name`` of RESULTS.md with ``body``.
+
+    A lock file serialises concurrent writers, so two benchmarks finishing together
+    never drop each other's section.
+    """
+    with open(RESULTS.parent / ".RESULTS.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _replace_section(name, body)
+
+
+def _replace_section(name: str, body: str) -> Path:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else _HEADER
     block = f"<!-- begin {name} -->\n{body.strip()}\n<!-- end {name} -->"
     pattern = re.compile(

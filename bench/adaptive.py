@@ -38,6 +38,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--holdout", type=int, default=2000, help="real holdout rows")
     parser.add_argument("--epochs", type=int, default=300, help="TVAE epochs")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help="comma-separated (quick iterations)"
+    )
     parser.add_argument("--no-results", action="store_true", help="leave RESULTS.md alone")
     return parser.parse_args()
 
@@ -70,6 +73,35 @@ def drift_table(result, last: int) -> tuple[list[dict], dict[str, dict[str, floa
     return rows, drift
 
 
+def mean_drift_table(result) -> list[dict]:
+    """Per strategy and indicator, the drift from generation 0 averaged over generations
+    1..last (the whole trajectory, not only its end)."""
+    from ouroboros import metrics
+
+    rows = []
+    for strategy in result.strategies:
+        row = {"strategy": strategy}
+        for metric in KEY_METRICS:
+            curve = result.curves(metric)
+            curve = curve[curve["strategy"] == strategy].set_index("generation")["mean"]
+            if 0 in curve.index and len(curve) > 1:
+                cls = metrics.get(metric)
+                moves = (curve.drop(index=0) - curve[0]).abs() / abs(cls.worst - cls.best)
+                row[metric] = f"{moves.mean():.3f}"
+        rows.append(row)
+    return rows
+
+
+def spending(result, strategy: str = "adaptive:0.05") -> str:
+    """The controller's real share per generation, mean over seeds."""
+    runs = result.generations
+    runs = runs[(runs["strategy"] == strategy) & (runs["generation"] >= 1)]
+    if "adaptive_real_share" not in runs:
+        return ""
+    per = runs.groupby("generation")["adaptive_real_share"].mean()
+    return ", ".join(f"g{int(g)} {v:.0%}" for g, v in per.items())
+
+
 def real_shares(result) -> dict[str, float]:
     prov, runs = result.provenance, result.generations
     later = prov[(prov["generation"] >= 1) & (prov["source"] == "real")]
@@ -97,7 +129,7 @@ def main() -> int:
         real,
         holdout=holdout,
         generations=args.generations,
-        strategy=STRATEGIES,
+        strategy=args.strategies.split(","),
         seeds=args.seeds,
         sample_size=args.size,
         metrics=KEY_METRICS,
@@ -134,6 +166,11 @@ def main() -> int:
     ]
     first = decisions[decisions["seed"] == decisions["seed"].min()].sort_values("generation")
     lines = "\n".join(f"- {d}" for d in first["decision"])
+    print(lines)
+    averaged = mean_drift_table(result)
+    print(markdown_table(averaged))
+    spent = spending(result)
+    print("real share per generation (adaptive:0.05, mean over seeds):", spent)
     failures = len(result.failures)
     if args.no_results:
         return 0
@@ -164,6 +201,14 @@ share over the training sets of generations 1..{last}:
 {markdown_table(rows)}
 
 {verdict}.
+
+Drift from generation 0 averaged over generations 1..{last} (the whole trajectory, not only
+its end), mean over seeds:
+
+{markdown_table(averaged)}
+
+Where `adaptive:0.05` spent its real rows (real share of each generation's training set,
+mean over seeds): {spent}.
 
 The controller's decisions (seed {int(first["seed"].min()) if len(first) else 0}):
 

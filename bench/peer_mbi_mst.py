@@ -6,6 +6,9 @@ reference mechanism of private-pgm's ``mechanisms/mst.py`` (three equal zCDP par
 compression), with mbi's mirror descent (5000 iterations, as the reference) and its
 ``synthetic_data``. Reads codes and domain from an ``.npz``, writes the synthetic codes;
 RHO is the zCDP budget (bench/privacy.py converts (epsilon, delta) with our accountant).
+Prints the fit seconds and this process's peak RSS. Its environment:
+
+    python -m venv bench/.venv-mbi && bench/.venv-mbi/bin/pip install "mbi==2.0.0"
 
     ENV/bin/python bench/peer_mbi_mst.py IN.npz OUT.npz RHO SEED
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import resource
 import sys
 import time
 
@@ -74,7 +78,8 @@ def main() -> None:
     seconds = time.perf_counter() - start
     out = np.column_stack([np.asarray(synthetic.to_dict()[n]) for n in names])
     np.savez(target, codes=out)
-    print(json.dumps({"seconds": seconds}))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rss_mb": rss}))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datas
 @pytest.fixture(autouse=True, scope="session")
 def _watermark_key(tmp_path_factory: pytest.TempPathFactory):
     """Every test (and fixture, of any scope) samples with one fixed watermark key, and no
-    test writes a key file into the real home (``$OURO_HOME`` is a temporary folder)."""
+    test writes a key file into the real home (``$OURO_HOME`` is a temporary folder), nor
+    (from a fixture of wider scope) a table's record into the working folder's runs.db."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OURO_WATERMARK_KEY", "ouroboros-test-suite")
         patch.setenv("OURO_HOME", str(tmp_path_factory.mktemp("ouro-home")))
+        shared = tmp_path_factory.mktemp("shared-catalog") / "runs.db"
+        patch.setenv("OUROBOROS_STORE", f"sqlite:///{shared}")
         yield
 
 

@@ -11,8 +11,10 @@ by a complete one.
 
 A table's lineage record (``frame.attrs["ouroboros.lineage"]``, see
 :mod:`ouroboros.lineage`) travels with it: :func:`write_table` writes it as Parquet
-key-value metadata or, for CSV, as the sidecar ``FILE.lineage.json``, and
-:func:`read_table` puts it back into ``attrs``.
+key-value metadata or, for CSV, as the sidecar ``FILE.lineage.json``, and into the
+lineage catalog (the run store's URL rules, or ``store=``), keyed by the table's content
+hash, so that a copy of the file found elsewhere is recognised by its content alone;
+:func:`read_table` puts the record back into ``attrs``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: the ``DataFrame.attrs`` key, Parquet metadata key and sidecar content of a lineage record
 LINEAGE_KEY = "ouroboros.lineage"
 LINEAGE_SUFFIX = ".lineage.json"
+#: what :func:`write_table` returns for a table's record: the record and how to keep it
+LineageWrite = tuple[dict | None, Callable[[Any, Path], None] | None]
+_lineage_writer: Callable[[pd.DataFrame], LineageWrite] | None = None
 
 
 class AttrsRecord(dict):
@@ -293,14 +298,21 @@ def _reject_binary(path: Path, compressed: bool) -> None:
 
 
 def write_table(
-    data: pd.DataFrame, path: str | os.PathLike, csv_format: CsvFormat | None = None
+    data: pd.DataFrame,
+    path: str | os.PathLike,
+    csv_format: CsvFormat | None = None,
+    *,
+    store: Any = None,
 ) -> Path:
     """Write ``data`` as CSV or Parquet, chosen by the suffix, atomically.
 
     A CSV is written with ``csv_format``'s delimiter (a ``.tsv`` file always
     with tabs) and decimal mark; by default with commas and decimal points. A lineage
     record in ``data.attrs`` goes into the Parquet metadata or the CSV's sidecar
-    (an old sidecar of a table written without one is removed).
+    (an old sidecar of a table written without one is removed) and into the catalog
+    ``store``: ``None`` for the run store's URL rules (``$OUROBOROS_STORE``, else
+    ``sqlite:///runs.db``), a URL or an open store, or ``False`` for none. The record
+    written is the table's own: one edited after sampling gets a ``derived`` record.
     """
     path = Path(path)
     suffix = _suffix(path)
@@ -308,7 +320,7 @@ def write_table(
         raise ParameterError(
             f"output {str(path)!r}: unknown suffix {suffix!r}; use .csv, .csv.gz or .parquet"
         )
-    record = data.attrs.get(LINEAGE_KEY)
+    record, keep = _own_record(data)
     text = None if record is None else json.dumps(record, ensure_ascii=False)
     with atomic_path(path) as tmp:
         if suffix in PARQUET_SUFFIXES:
@@ -324,7 +336,30 @@ def write_table(
             atomic_write_text(sidecar, text)
         elif sidecar.exists():
             sidecar.unlink()
+    if keep is not None and store is not False:
+        keep(store, path)
     return path
+
+
+def register_lineage_writer(writer: Callable[[pd.DataFrame], LineageWrite] | None) -> None:
+    """Set what :func:`write_table` does with a table that carries a lineage record.
+
+    ``writer(data)`` returns the record to write (the table's own, as a dict) and a
+    function ``keep(store, path)`` that puts it into the catalog ``store``.
+    :mod:`ouroboros.lineage` registers it on import (this module knows nothing of lineage);
+    without one, the record in ``attrs`` is written as it is, and kept in no catalog.
+    """
+    global _lineage_writer
+    _lineage_writer = writer
+
+
+def _own_record(data: pd.DataFrame) -> LineageWrite:
+    found = data.attrs.get(LINEAGE_KEY)
+    if found is None:
+        return None, None
+    if _lineage_writer is None:
+        return dict(found), None
+    return _lineage_writer(data)
 
 
 def _write_parquet(data: pd.DataFrame, path: Path, lineage: str | None) -> None:

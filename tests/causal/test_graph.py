@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
-from ouroboros.causal.discovery import discover, normal_scores
+from ouroboros.causal.discovery import discover, indicators, mixed_pvalue, normal_scores
 from ouroboros.causal.graph import CausalGraph, Knowledge, read_dag
 from ouroboros.causal.simulate import scenarios
 from ouroboros.errors import ParameterError
@@ -93,3 +94,46 @@ def test_discovery_obeys_background_knowledge(method):
     assert ("tutoring", "passed") in graph.edges
     assert all(knowledge.allows(a, b) for a, b in graph.edges)
     assert not graph.find_cycle()
+
+
+@pytest.mark.parametrize(
+    ("knowledge", "message"),
+    [
+        ({"forbidden": [["a", "b"]], "required": [["a", "b"]]}, "both forbidden and required"),
+        ({"tiers": [["a"], ["a", "b"]]}, r"more than one tier: \['a'\]"),
+        ({"required": [["b", "a"]], "tiers": [["a"], ["b"]]}, "into an earlier tier"),
+    ],
+)
+def test_contradictory_knowledge_is_named(knowledge, message):
+    with pytest.raises(ParameterError, match=message):
+        Knowledge.build(**knowledge)
+
+
+def test_a_given_graph_is_checked_against_knowledge():
+    knowledge = Knowledge.build(forbidden=[["a", "b"]], required=[["c", "d"]], tiers=[["d"], ["b"]])
+    graph = CausalGraph.build(NODES, [("a", "b"), ("b", "d")])
+    broken = knowledge.violations(graph)
+    assert broken == [
+        "it has forbidden edges [('a', 'b')]",
+        "it lacks required edges [('c', 'd')]",
+        "edges [('b', 'd')] go into an earlier tier",
+    ]
+
+
+def test_the_mixed_test_sees_a_category_without_a_trend_in_its_codes():
+    rng = np.random.default_rng(0)
+    n = 4000
+    codes = rng.integers(0, 3, n)
+    y = np.array([0.5, -1.0, 0.5])[codes] + rng.normal(0, 1, n)  # no trend in code order
+    blocks = [indicators(codes), normal_scores(y)[:, None]]
+    cov = np.cov(np.hstack(blocks), rowvar=False)
+    assert mixed_pvalue(cov, n, [0, 1], [2], []) < 1e-6
+    scalar = np.cov(np.column_stack([normal_scores(codes.astype(float)), y]), rowvar=False)
+    assert mixed_pvalue(scalar, n, [0], [1], []) > 1e-3  # one score per column misses it
+    # a scalar pair: the likelihood ratio is Fisher's z test of the partial correlation
+    x, z = rng.normal(size=n), rng.normal(size=n)
+    w = 0.05 * x + z + rng.normal(size=n)
+    cov = np.cov(np.column_stack([x, w, z]), rowvar=False)
+    r = -np.linalg.inv(cov)[0, 1] / np.sqrt(np.linalg.inv(cov)[0, 0] * np.linalg.inv(cov)[1, 1])
+    fisher = 2 * norm.sf(np.sqrt(n - 4) * abs(np.arctanh(r)))
+    assert mixed_pvalue(cov, n, [0], [1], [2]) == pytest.approx(fisher, rel=0.05)

@@ -192,6 +192,50 @@ def test_copy_without_sidecar_is_found_in_the_catalog(tmp_path):
     assert inspect_table(elsewhere / "copy.csv", None).source == "none"
 
 
+def test_write_table_keeps_the_record_in_the_catalog(tmp_path, monkeypatch):
+    sample = _sampled()
+    record = lineage.recorded(sample)
+    write_table(sample, tmp_path / "s.parquet")  # the run store's URL rules
+    with lineage.open_catalog() as store:
+        assert lineage.lookup(record.content_hash, store) == record
+        assert store.match_row_hashes(lineage.row_hashes(sample)) == {record.content_hash: 60}
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    edited = sample.iloc[:20]  # attrs still hold the sample's record
+    write_table(edited, tmp_path / "e.csv", store=other)
+    with lineage.open_catalog(other) as store:
+        kept = lineage.lookup(lineage.content_hash(edited), store)
+        assert kept.kind == "derived" and kept.parents[0].content_hash == record.content_hash
+        assert lineage.lookup(record.content_hash, store) is not None  # its ancestry too
+        # its rows are all synthetic: kept, with the chance rate of the table itself
+        assert store.match_row_hashes(lineage.row_hashes(edited)) == {kept.content_hash: 20}
+        assert kept.chance_match_rate == 0.0
+    assert lineage.recorded(read_table(tmp_path / "e.csv")) == kept
+    real = pd.DataFrame({"a": [1.5, 2.5, 3.5]})
+    lineage.attach(real, lineage.resolve(real))  # a real table's record: no row hashes kept
+    write_table(real, tmp_path / "real.csv", store=other)
+    with lineage.open_catalog(other) as store:
+        assert lineage.lookup(lineage.content_hash(real), store).kind == "real"
+        assert store.match_row_hashes(lineage.row_hashes(real)) == {}
+    monkeypatch.setenv("OUROBOROS_STORE", f"sqlite:///{tmp_path / 'untouched.db'}")
+    write_table(sample, tmp_path / "off.csv", store=False)
+    write_table(pd.DataFrame({"a": [1, 2]}), tmp_path / "plain.csv")  # no record: no catalog
+    assert not (tmp_path / "untouched.db").exists()
+
+
+def test_ouro_sample_keeps_the_table_in_the_catalog_it_is_given(tmp_path):
+    from ouroboros.cli import run
+
+    model = tmp_path / "m.ouro"
+    synthesizers.create("independent", seed=0).fit(_sampled(150), guard="off").save(model)
+    url = f"sqlite:///{tmp_path / 'chosen.db'}"
+    out = tmp_path / "s.csv"
+    assert run(["sample", str(model), "-n", "30", "-o", str(out), "--store", url]) == 0
+    key = lineage.recorded(read_table(out)).content_hash
+    with lineage.open_catalog(url) as store:
+        assert lineage.lookup(key, store).kind == "synthetic"
+    assert lineage.open_catalog(create=False) is None  # not in the default one as well
+
+
 def test_model_file_records_its_training_lineage(tmp_path):
     sample = _sampled(80)
     with warnings.catch_warnings():

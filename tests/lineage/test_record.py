@@ -217,3 +217,22 @@ def test_unreadable_record_does_not_stop_a_fit():
     with pytest.warns(DataWarning, match="lineage record is ignored: lineage record version 99"):
         kept = lineage.training_lineage(data)
     assert kept["kind"] == "real" and kept["content_hash"] == lineage.content_hash(data)
+
+
+def test_sampled_tables_record_their_chance_match_rate():
+    train = _table(400)[["k", "c"]]  # 27 possible rows: most real rows equal sampled ones
+    model = _fit(train)
+    assert len(model.training_row_hashes_) == 400  # kept in memory for the rate
+    sample = model.sample(300, seed=0, watermark=False)
+    record = lineage.recorded(sample)
+    hashes = lineage.row_hashes(sample)
+    repeated = pd.Series(hashes).duplicated(keep=False).mean()
+    reproduced = np.isin(lineage.row_hashes(train), hashes).mean()
+    assert record.chance_match_rate == pytest.approx(max(repeated, reproduced))
+    assert record.chance_match_rate > 0.5
+    assert LineageRecord.from_json(record.to_json()) == record
+    # a record from before the rate existed gets the table's own (leave-one-out) rate
+    store = lineage.open_catalog()
+    lineage.publish(record.replace(chance_match_rate=None), store, hashes)
+    assert lineage.lookup(record.content_hash, store).chance_match_rate == pytest.approx(repeated)
+    store.close()

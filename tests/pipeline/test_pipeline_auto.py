@@ -100,7 +100,7 @@ def test_adapt_that_never_passes_publishes_nothing(correlated):
     assert not (correlated / "out" / "synthetic.parquet").exists()
 
 
-def test_adapt_corrects_the_sample_before_refitting(correlated):
+def test_adapt_corrects_the_sample_before_refitting(correlated, capsys):
     config = _config(
         correlated, 'name = "independent"', '[adapt]\nmax_attempts = 2\ncorrect = "importance:1"\n'
     )
@@ -110,9 +110,21 @@ def test_adapt_corrects_the_sample_before_refitting(correlated):
     assert states["fit#2"] == "cached" and states["sample#2"] == "ran"  # no refit
     assert [a["correction"] for a in result.attempts] == [None, "importance:1"]
     assert "importance:1" in result.report.read_text(encoding="utf-8")
+    assert cli(["pipeline", "run", str(config)]) == 3
+    assert "attempt 2 independent {}, sample corrected by importance:1" in capsys.readouterr().err
 
 
 def test_adapt_refuses_a_corrector_that_would_publish_real_rows(correlated):
     config = _config(correlated, 'name = "independent"', '[adapt]\ncorrect = "real:1"\n')
     with pytest.raises(PipelineConfigError, match=r"line \d+: adapt.correct: must be a corrector"):
         run(config)
+
+
+def test_adapt_gives_the_next_generator_its_auto_params():
+    from ouroboros.pipeline.auto import corrections
+
+    first = {"name": "gaussian_copula", "seed": 0, "params": {}}
+    table = {"tvae": {"epochs": 20}}
+    tries = list(corrections(first, ["gaussian_copula", "tvae"], ["gaussian_copula"], None, table))
+    assert tries[0] == {"name": "tvae", "seed": 0, "params": {"epochs": 20}}
+    assert list(corrections(first, ["gaussian_copula", "tvae"], [], None))[0]["params"] == {}

@@ -76,7 +76,9 @@ def test_the_copula_breaks_them_without_rules():
     assert counts["education -> education-num"] > 0
 
 
-@pytest.mark.parametrize("name", ["gaussian_copula", "independent", "ctgan", "tvae", "tabddpm"])
+@pytest.mark.parametrize(
+    "name", ["gaussian_copula", "independent", "ctgan", "tvae", "tabddpm", "argn"]
+)
 def test_every_generator_keeps_every_rule(name, tmp_path):
     data = rules_table()
     klass = synthesizers.get(name)

@@ -48,3 +48,17 @@ def test_auto_rules_and_a_rule_the_data_breaks(tmp_path, capsys):
     sample = synthesizers.load(model).sample(200, seed=0)
     assert isinstance(sample, pd.DataFrame)
     assert (sample["code"] == 100 * sample["hour"] + sample["minute"]).all()
+
+
+def test_fit_discovers_rules_by_default_but_not_for_dp_fits(tmp_path, capsys):
+    source, model = tmp_path / "t.csv", tmp_path / "m.ouro"
+    table(600).to_csv(source, index=False)
+    assert run(["fit", str(source), "-o", str(model), "--seed", "0"]) == 0
+    assert "code == 100 * hour + minute" in synthesizers.load(model).schema_.rules
+    assert "rules discovered and kept (--no-auto-rules: none)" in capsys.readouterr().err
+    assert run(["fit", str(source), "--no-auto-rules", "-o", str(model)]) == 0
+    assert synthesizers.load(model).schema_.rules == []
+    args = ["fit", str(source), "--synth", "mst", "--epsilon", "20", "-p", "schema_share=0.3"]
+    args += ["-o", str(model)]
+    assert run(args) == 0
+    assert synthesizers.load(model).schema_.rules == []

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 
-from ouroboros import metrics
-from ouroboros.collapse import CollapseExperiment
+from ouroboros import metrics, synthesizers
+from ouroboros.collapse import CollapseExperiment, strategies
 from ouroboros.collapse.experiment import default_metrics
 from ouroboros.report.sequence import sequence_figures
 from ouroboros.testing.sequences import sequence_schema, sequence_table
@@ -46,6 +47,29 @@ def test_two_generations_of_a_sequence_generator_in_the_collapse_lab():
     assert sorted(table["generation"].unique()) == [0, 1]
     assert set(names) <= set(table["metric"])
     assert table["value"].notna().all()
+
+
+def _generation(table, schema, seed):
+    return synthesizers.create("sequence_bootstrap", seed=seed).fit(table, schema, guard="off")
+
+
+@pytest.mark.parametrize("text_keys", [False, True])
+def test_real_and_synthetic_entities_stay_apart_when_strategies_mix_them(text_keys):
+    real = sequence_table(30, seed=0)
+    if text_keys:  # a text key already spelt like the generated ones
+        real["entity"] = "s" + (real["entity"] - 999).astype(str)
+    schema = sequence_schema(real)
+    samples = [_generation(real, schema, 0).sample(25, seed=1)]
+    pool = strategies.Pool(real, real.iloc[:0], lambda k: samples[k], len(real), schema)
+    rng = np.random.default_rng(0)
+    both = strategies.parse("accumulate").training_set(1, pool, rng).data
+    assert both["entity"].nunique() == 30 + 25
+    samples.append(_generation(both, sequence_schema(both), 2).sample(20, seed=3))
+    third = strategies.parse("accumulate").training_set(2, pool, rng).data
+    assert third["entity"].nunique() == 30 + 25 + 20
+    mixed = strategies.parse("mix:0.5").training_set(2, pool, rng).data
+    sources = [set(real["entity"]), set(samples[1]["entity"])]
+    assert set(mixed["entity"]) <= sources[0] | sources[1] and not sources[0] & sources[1]
 
 
 def test_the_report_draws_acf_curves_and_example_sequences(tmp_path):

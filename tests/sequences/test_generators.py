@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import poisson
 from typer.testing import CliRunner
 
 from ouroboros import synthesizers
@@ -77,18 +78,49 @@ def test_start_needs_one_series():
     assert series.sample(4, seed=0, start=1000)["step"].tolist() == [1000, 1001, 1002, 1003]
 
 
+def _ar1_se(phi: float, pairs: int) -> float:
+    """Standard error of a lag-one autocorrelation estimated on ``pairs`` AR(1) pairs."""
+    return float(np.sqrt((1 - phi**2) / pairs))
+
+
 @pytest.mark.slow
 def test_the_recurrent_generator_recovers_ar1_markov_and_lengths():
-    rate, phi, n = 6.0, 0.7, 300
+    """Every statistic within 3 standard errors of the truth, the error of the real
+    sample's own estimate and of the synthetic one's combined (no extra slack)."""
+    rate, phi, n, n_out, z = 6.0, 0.7, 500, 3000, 3.0
     real = entity_table(n, rate, phi, seed=4)
-    model = _fit("sequence", real, "id", "step", epochs=10, min_steps=150, **FAST_GRU)
-    out = model.sample(1500, seed=5)
+    model = _fit("sequence", real, "id", "step", epochs=10, min_steps=400, **FAST_GRU)
+    out = model.sample(n_out, seed=5)
     lengths = out.groupby("id").size()
-    assert abs(lengths.mean() - (1 + rate)) < Z * np.sqrt(rate / n + rate / 1500)
-    pairs = int((lengths - 1).sum())
-    assert abs(lag1(out, "id") - phi) < Z * np.sqrt((1 - phi**2) / pairs) + 0.08
-    estimated, _ = transition_matrix(out, "id")
-    assert np.abs(estimated - TRANSITIONS).max() < 0.12
+    pmf = poisson.pmf(np.arange(13), rate)
+    share = np.bincount(lengths - 1, minlength=13)[:13] / n_out
+    assert (np.abs(share - pmf) < z * np.sqrt(pmf * (1 - pmf) * (1 / n + 1 / n_out))).all()
+    pairs = [int((g.groupby("id").size() - 1).sum()) for g in (real, out)]
+    assert abs(lag1(out, "id") - phi) < z * np.hypot(*(_ar1_se(phi, k) for k in pairs))
+    # a sample sd's relative error on correlated AR(1) values (Bartlett 1946)
+    inflation = (1 + phi**2) / (1 - phi**2)
+    sd_se = np.sqrt(inflation / 2 * (1 / len(real) + 1 / len(out)))
+    assert abs(out["x"].std() * np.sqrt(1 - phi**2) - 1) < z * sd_se
+    estimated, totals = transition_matrix(out, "id")
+    _, real_totals = transition_matrix(real, "id")
+    var = TRANSITIONS * (1 - TRANSITIONS)
+    se = np.sqrt(var / real_totals[:, None] + var / totals[:, None])
+    assert (np.abs(estimated - TRANSITIONS) < z * se).all()
+
+
+@pytest.mark.slow
+def test_the_recurrent_generator_keeps_a_smooth_series_smooth():
+    """A near-unit-root AR(1) (phi = 0.98): the lag-one coefficient and the mean absolute
+    step within 3 standard errors (quantile-bin tokens drew steps several times too big)."""
+    phi, n, n_out, z = 0.98, 2000, 4000, 3.0
+    real = ar1_series(n, phi, seed=0)
+    model = _fit("sequence", real, None, "step", epochs=10, min_steps=400, **FAST_GRU)
+    out = model.sample(n_out, seed=1)
+    assert abs(lag1(out) - phi) < z * np.hypot(_ar1_se(phi, n), _ar1_se(phi, n_out))
+    # steps are about N(0, 1): the mean of |step| has relative sd sqrt(pi / 2 - 1) / sqrt(n)
+    step_se = np.sqrt(np.pi / 2 - 1) * np.sqrt(1 / n + 1 / n_out)
+    ratio = out["x"].diff().abs().mean() / real["x"].diff().abs().mean()
+    assert abs(ratio - 1) < z * step_se
 
 
 def test_ouro_fit_and_sample_a_sequence_model(tmp_path):

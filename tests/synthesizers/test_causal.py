@@ -11,7 +11,7 @@ import pytest
 
 from ouroboros import synthesizers
 from ouroboros.causal.simulate import scenarios
-from ouroboros.errors import ConditionError, DataError, ParameterError
+from ouroboros.errors import ConditionError, DataError, OuroborosWarning, ParameterError
 from ouroboros.synthesizers.causal import CausalSynthesizer
 
 LINEAR = [("x", "y"), ("y", "z"), ("x", "z")]
@@ -224,3 +224,31 @@ def test_point_masses_are_kept_and_counterfactuals_stay_consistent():
         data.head(200), {"x": lambda n, rng: data["x"].head(200).to_numpy()}
     )
     assert np.abs(same["gain"] - data["gain"].head(200)).max() < 1e-2
+
+
+def test_discovery_sees_categorical_causes_through_their_levels():
+    scm = scenarios()["dose"]  # region's effect on income is not monotone in any code order
+    found = CausalSynthesizer(seed=0).fit(scm.sample(3000, np.random.default_rng(0))).graph_
+    assert set(found.edges) == set(scm.edges)
+
+
+def test_a_given_graph_must_agree_with_given_knowledge():
+    with pytest.raises(ParameterError, match=r"contradicts .* into an earlier tier"):
+        CausalSynthesizer(dag=LINEAR, tiers=[["z"], ["x"]]).fit(_linear(200))
+    with pytest.raises(ParameterError, match="contradictory background knowledge"):
+        CausalSynthesizer(forbidden=[["x", "y"]], required=[["x", "y"]]).fit(_linear(200))
+
+
+def test_counterfactual_rows_need_every_column_and_numbers_may_be_text(linear_model):
+    with pytest.raises(DataError, match=r"lack the training columns \['z'\]"):
+        linear_model.counterfactual(_linear(5).drop(columns="z"), {"x": 1.0})
+    as_text = linear_model.sample(50, seed=1, interventions={"x": "3"})
+    assert np.allclose(as_text["x"], 3.0)
+
+
+def test_fair_warns_when_nothing_can_be_cut():
+    data = _fair_table(1500)
+    model = CausalSynthesizer(seed=0, dag=[("income", "sex"), ("hours", "income")]).fit(data)
+    model.set_params(fair={"sensitive": "sex", "target": "income"})
+    with pytest.warns(OuroborosWarning, match="'income' causes 'sex' there"):
+        model.sample(10, seed=0)

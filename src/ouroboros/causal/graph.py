@@ -144,6 +144,28 @@ class CausalGraph:
         return cls.build(list(data["nodes"]), data["edges"])
 
 
+def graph_record(value: Any, columns: Sequence[str]) -> dict[str, list]:
+    """A graph to draw, as JSON-ready ``{"nodes", "edges", "removed"}``, from a fitted causal
+    model (its ``graph_`` and the edges it cuts at sampling), a :class:`CausalGraph`, a dict
+    ``{"nodes", "edges"}``, an edge list or a JSON file of one; lists are checked against
+    ``columns``."""
+    removed: list = []
+    if hasattr(value, "graph_") and callable(getattr(value, "removed_edges", None)):
+        removed = sorted(value.removed_edges())
+        value = value.graph_
+    elif hasattr(value, "sample") and hasattr(value, "fit"):
+        name = getattr(value, "name", type(value).__name__)
+        raise ParameterError(
+            f"a {name!r} model has no causal graph (only a fitted 'causal' model has one)"
+        )
+    if isinstance(value, (str, os.PathLike)):
+        value = read_dag(value)
+    if isinstance(value, dict) and "nodes" in value:
+        value = CausalGraph.from_dict(value)
+    graph = value if isinstance(value, CausalGraph) else CausalGraph.build(columns, value)
+    return {**graph.to_dict(), "removed": [list(e) for e in removed]}
+
+
 def read_dag(path: str | os.PathLike) -> list[Edge]:
     """Edges from a JSON file holding ``[[parent, child], ...]`` or ``{"edges": [...]}``."""
     try:
@@ -164,15 +186,46 @@ class Knowledge:
 
     @classmethod
     def build(cls, forbidden: Any = None, required: Any = None, tiers: Any = None) -> Knowledge:
-        """Knowledge from plain lists, checked for shape."""
+        """Knowledge from plain lists, checked for shape and for contradictions (an edge
+        both forbidden and required, a column in two tiers, a required edge into an earlier
+        tier), all named in one :class:`ParameterError`."""
         tiers = tiers or []
         if not all(isinstance(t, (list, tuple)) for t in tiers):
             raise ParameterError(f"tiers must be a list of lists of columns; got {tiers!r}")
-        return cls(
+        knowledge = cls(
             tuple(_edges(forbidden, "forbidden")),
             tuple(_edges(required, "required")),
             tuple(tuple(t) for t in tiers),
         )
+        placed = [c for tier in knowledge.tiers for c in tier]
+        problems = []
+        twice = sorted({c for c in placed if placed.count(c) > 1})
+        if twice:
+            problems.append(f"columns in more than one tier: {twice}")
+        both = sorted(set(knowledge.forbidden) & set(knowledge.required))
+        if both:
+            problems.append(f"edges both forbidden and required: {both}")
+        if not twice:
+            against = [e for e in knowledge.required if not knowledge._tiers_allow(*e)]
+            if against:
+                problems.append(f"required edges into an earlier tier: {against}")
+        if problems:
+            raise ParameterError("contradictory background knowledge: " + "; ".join(problems))
+        return knowledge
+
+    def violations(self, graph: CausalGraph) -> list[str]:
+        """What of the knowledge a given graph breaks, in words (empty: none)."""
+        problems = []
+        forbidden = sorted(set(graph.edges) & set(self.forbidden))
+        if forbidden:
+            problems.append(f"it has forbidden edges {forbidden}")
+        missing = sorted(set(self.required) - set(graph.edges))
+        if missing:
+            problems.append(f"it lacks required edges {missing}")
+        against = sorted(e for e in graph.edges if not self._tiers_allow(*e))
+        if against:
+            problems.append(f"edges {against} go into an earlier tier")
+        return problems
 
     def columns(self) -> set[str]:
         """Every column the knowledge names."""
@@ -191,5 +244,8 @@ class Knowledge:
             return False
         if (child, parent) in self.required:
             return False
+        return self._tiers_allow(parent, child)
+
+    def _tiers_allow(self, parent: str, child: str) -> bool:
         a, b = self.tier(parent), self.tier(child)
         return a is None or b is None or a <= b

@@ -12,9 +12,9 @@ from ouroboros import datasets, synthesizers
 from ouroboros.causal.graph import read_dag
 from ouroboros.cli._common import console, parse_conditions, parse_params, step
 from ouroboros.cli.detect import guard_options, guarded_fit
-from ouroboros.cli.lineage import STORE_HELP, catalog_sample, ensure_fit_lineage
+from ouroboros.cli.lineage import STORE_HELP, ensure_fit_lineage, sample_lineage
 from ouroboros.cli.privacy import dp_params, precheck, private_kind, record_fit
-from ouroboros.cli.rules import fit_rules
+from ouroboros.cli.rules import auto_rules, fit_rules
 from ouroboros.errors import ParameterError
 from ouroboros.io import CsvFormat, atomic_write_text, read_table_format, write_table
 from ouroboros.report.causal import write_graph
@@ -32,7 +32,12 @@ def fit(
     seed: int = typer.Option(None, "--seed", help="Random seed (same seed, same model)."),
     output: Path = typer.Option(..., "--output", "-o", help="Model file to write (.ouro)."),
     rules: Path = typer.Option(None, "--rules", help="Rules JSON (from `ouro rules`)."),
-    auto_rules: bool = typer.Option(False, "--auto-rules", help="Apply the discovered rules."),
+    auto: bool = typer.Option(
+        None,
+        "--auto-rules/--no-auto-rules",
+        help="Discover the rules DATA obeys and keep them (default: on, but for DP and "
+        "sequence fits).",
+    ),
     rule_tolerance: float = typer.Option(
         0.0, "--rule-tolerance", help="Share of rows a rule may break (0: none)."
     ),
@@ -80,7 +85,7 @@ def fit(
         table, csv_format = read_table_format(data)
     ledger_key = precheck(table, model, store, privacy_budget)
     with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
-        found = fit_rules(table, schema, rules, auto_rules, rule_tolerance)
+        found = fit_rules(table, schema, rules, auto_rules(model, auto), rule_tolerance)
         extra = {"rules": found, "rule_tolerance": rule_tolerance} if found else {}
         if sequence_key is not None or sequence_index is not None:
             schema = Schema.load(schema) if schema is not None else Schema.detect(table)
@@ -145,8 +150,9 @@ def sample(
         options["watermark"] = False
     with step(f"sampling {n:,} rows"):
         table = loaded.sample(n, seed=seed, **options)
-    catalog_sample(loaded, table, seed, store)
-    write_table(table, output, CsvFormat.from_dict(loaded.schema_.extras.get("csv")))
+    sample_lineage(loaded, table, seed)
+    fmt = CsvFormat.from_dict(loaded.schema_.extras.get("csv"))
+    write_table(table, output, fmt, store=store)
     console.print(f"{len(table):,} rows written to [bold]{output}[/]")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from ouroboros.cli._common import console, step
+from ouroboros.errors import ParameterError
 from ouroboros.io import atomic_write_text, read_table
 from ouroboros.lineage.detect import DEFAULT_SIGNIFICANCE, detect
 from ouroboros.lineage.frames import training_lineage
@@ -39,6 +40,7 @@ def detect_command(
     finally:
         if catalog is not None:
             catalog.close()
+    _sequences_untestable(result)
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(result, indent=2, default=str) + "\n")
     test = result["watermark"]
@@ -64,6 +66,32 @@ def detect_command(
         typer.echo(f"  evidence: {line}")
     if json_out is not None:
         console.print(f"result written to [bold]{json_out}[/]")
+
+
+def _sequences_untestable(result: dict[str, Any]) -> None:
+    """Mark the watermark test void when the table's record names a sequence generator
+    and no watermark key: sequence samples carry no watermark, so their events would only
+    be tested as rows that were never selected."""
+    record = result["lineage"] or {}
+    model = record.get("model")
+    if not model or record.get("watermark_key_id") is not None:
+        return
+    from ouroboros.synthesizers.registry import get
+
+    try:
+        sequential = get(model["generator"]).tags.sequential
+    except (ParameterError, ImportError):  # a generator unknown here, or its extra missing
+        return
+    if sequential:
+        reason = (
+            f"its lineage record names the sequence generator {model['generator']!r}, whose "
+            "tables carry no watermark"
+        )
+        void = {"can_test": False, "reason": reason, "p_value": 1.0, "share": 0.0}
+        result["watermark"] = {**result["watermark"], **void, "rows_flagged": 0}
+        result["p_value"] = 1.0
+        result["evidence"] = [e for e in result["evidence"] if e != "watermark"]
+        result["synthetic"] = bool(result["evidence"])
 
 
 def guard_options(guard: str, allow: bool, share: float, depth: int | None) -> dict[str, Any]:

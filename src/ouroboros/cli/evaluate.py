@@ -9,10 +9,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ouroboros import metrics as metric_registry
+from ouroboros import synthesizers
 from ouroboros.cli._common import console, step
 from ouroboros.errors import ParameterError
 from ouroboros.io import read_table
 from ouroboros.metrics import Evaluation, evaluate
+from ouroboros.privacy.audit import model_privacy
 from ouroboros.schema import Schema
 
 
@@ -31,6 +33,30 @@ def _print_scorecard(evaluation: Evaluation) -> None:
     console.print(table)
 
 
+def _print_privacy(record: dict) -> None:
+    """The model's privacy record: guarantee, accountant, split and spends by mechanism."""
+    table = Table("privacy record", "", show_header=True)
+    for field, text in record["rows"]:
+        table.add_row(field, text)
+    console.print(table)
+    if record["totals"]:
+        totals = Table(*record["total_headers"], title="budget spends (each in the report)")
+        for row in record["totals"]:
+            totals.add_row(*row)
+        console.print(totals)
+
+
+def _from_model(model: Path | None, dag: Path | None) -> tuple[dict | None, object]:
+    """The privacy record of the ``--model`` file, and the causal graph to draw: ``--dag``,
+    else a causal model's own."""
+    if model is None:
+        return None, dag
+    with step(f"reading the model file {model.name}"):
+        loaded = synthesizers.load(model)
+        privacy = model_privacy(loaded)
+    return privacy, dag if dag is not None or not hasattr(loaded, "graph_") else loaded
+
+
 def evaluate_command(
     real: Path = typer.Argument(..., help="Real training table (CSV or Parquet)."),
     synthetic: Path = typer.Argument(..., help="Synthetic table to score."),
@@ -46,6 +72,18 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the subsamples and models."),
     output: Path = typer.Option(None, "--output", "-o", help="HTML report to write."),
     json_path: Path = typer.Option(None, "--json", help="JSON scores to write."),
+    model: Path = typer.Option(
+        None,
+        "--model",
+        help="Model file that drew SYNTHETIC: its privacy record is shown, and a causal "
+        "model's graph drawn.",
+    ),
+    dag: Path = typer.Option(
+        None,
+        "--dag",
+        help="Causal graph JSON, [[parent, child], ...], to draw and to adjust "
+        "intervention_error by (before a causal --model's own).",
+    ),
 ) -> None:
     """Score SYNTHETIC against REAL: fidelity, detection, diversity, privacy, utility,
     fairness and collapse indicators, each beside its ceiling when a holdout is given."""
@@ -57,6 +95,7 @@ def evaluate_command(
             with step(f"reading {role} table {path.name}"):
                 tables[role] = read_table(path)
     loaded_schema = Schema.load(schema) if schema is not None else None
+    privacy, graph = _from_model(model, dag)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -79,7 +118,11 @@ def evaluate_command(
             schema=loaded_schema,
             seed=seed,
             progress=report,
+            graph=graph,
         )
+    if privacy is not None:
+        evaluation.info["privacy_record"] = privacy
+        _print_privacy(privacy)
     _print_scorecard(evaluation)
     for name, reason in evaluation.skipped.items():
         console.print(f"[dim]skipped {name}: {reason}[/]", highlight=False)

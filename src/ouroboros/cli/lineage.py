@@ -41,18 +41,11 @@ def ensure_fit_lineage(model: Any, table: pd.DataFrame) -> None:
         model.training_lineage_ = training_lineage(table)
 
 
-def catalog_sample(model: Any, table: pd.DataFrame, seed: int | None, store: str | None) -> None:
-    """Keep a sampled table's record (attached now if the model's ``sample`` did not) and
-    its row hashes in the catalog at ``store`` (created if need be)."""
-    record = recorded(table)
-    if record is None:
+def sample_lineage(model: Any, table: pd.DataFrame, seed: int | None) -> None:
+    """Attach a sampled table's record, if the model's ``sample`` did not (``write_table``
+    then keeps it, and the row hashes, in the catalog)."""
+    if recorded(table) is None:
         attach_lineage(model, table, seed)
-        record = recorded(table)
-    catalog = open_catalog(store, create=True)
-    try:
-        publish(record, catalog, row_hashes(table))
-    finally:
-        catalog.close()
 
 
 def catalog_tables(paths: list[Path], store: str | None) -> int:

@@ -54,9 +54,10 @@ def run_command(
     for attempt in result.attempts if len(result.attempts) > 1 else ():
         verdict = "passed" if attempt["passed"] else "failed: " + "; ".join(attempt["failed"])
         spec = attempt["generator"]
+        fix = f", sample corrected by {attempt['correction']}" if attempt.get("correction") else ""
         console.print(
             Text(f"  attempt {attempt['attempt']} ", style="bold")
-            + Text(f"{spec['name']} {spec['params']}: {verdict}")
+            + Text(f"{spec['name']} {spec['params']}{fix}: {verdict}")
         )
     for check in result.gate["checks"]:
         style = "green" if check["passed"] else "red"

@@ -13,6 +13,7 @@ from ouroboros.cli._common import console
 from ouroboros.errors import ParameterError
 from ouroboros.io import atomic_write_text, read_table
 from ouroboros.schema import Schema
+from ouroboros.synthesizers import Synthesizer
 
 
 def read_rules(path: Path) -> list[str]:
@@ -28,6 +29,26 @@ def read_rules(path: Path) -> list[str]:
     return rules
 
 
+#: ``ouro fit`` discovers the rules of its data and keeps them unless ``--no-auto-rules``.
+#: Measured by ``bench/rules.py`` (6 public tables, 5 generators, 2 seeds; README, Rules):
+#: the discovered rules removed every violation (up to 81% of rows broke one without
+#: them) and never cost quality beyond seed noise (SDMetrics quality up to +0.045,
+#: detection AUC down by up to 0.13), for a fit time within +-25% and a discovery under 0.2 s
+#: on 3,000 rows (6.6 s on 1,000,000 x 29).
+AUTO_RULES = True
+
+
+def auto_rules(model: Synthesizer, asked: bool | None) -> bool:
+    """Whether ``ouro fit`` discovers rules: as ``asked`` (``--auto-rules`` or
+    ``--no-auto-rules``), else :data:`AUTO_RULES`, except for fits that refuse rules:
+    differentially private ones (rules found on the private rows would leak) and
+    sequence generators."""
+    if asked is not None:
+        return asked
+    private = model.tags.differential_privacy and bool(getattr(model, "dp", True))
+    return AUTO_RULES and not (private or model.tags.sequential)
+
+
 def fit_rules(
     table: pd.DataFrame,
     schema: Schema | Path | None,
@@ -41,7 +62,11 @@ def fit_rules(
         detected = Schema.load(schema).conform(table) if schema else Schema.detect(table)
         found = detected.discover_rules(table, tolerance)
         rules += [f.rule for f in found]
-        console.print(f"{len(found)} rules discovered: " + "; ".join(f.rule for f in found))
+        if found:
+            console.print(
+                f"{len(found)} rules discovered and kept (--no-auto-rules: none): "
+                + "; ".join(f.rule for f in found)
+            )
     return rules
 
 

@@ -5,28 +5,34 @@ g's training set it measures the previous generation's sample on a small real va
 set (rows no generation trains on), on the key collapse indicators: ``tail_kept``,
 ``coverage``, ``detection_auc`` and, when the experiment has a target, ``tstr_ratio``. Each
 indicator is mapped onto [0, 1] by the metric's own goodness; its drift is the loss of
-goodness since generation 0's sample, and the generation's drift the largest of them.
-Against a tolerance τ the controller then sets three levers, cheapest first:
+goodness since generation 0's sample, less a significance margin where the indicator is
+noisy (detection AUC on a few hundred rows: ``margin`` standard errors of the difference,
+Hanley & McNeil 1982), and the generation's drift the largest of them. Against a
+tolerance τ it sets three levers, cheapest first:
 
-1. **accumulation** (free; Gerstgrasser et al. 2024, Kazdan et al. 2024): a share of the
-   synthetic rows is drawn from earlier generations' samples, weighted by exp(−drift/τ), so
-   that verified-good earlier data (Feng et al. 2024: selection by a verifier) anchors the
-   loop; the share grows with the drift;
-2. **correction** (free in real rows; Gillman et al. 2024): importance resampling of the
-   synthetic rows (:class:`~ouroboros.collapse.correctors.Importance`) with strength γ
-   rising once the drift passes τ, when detection AUC is what drifted (reweighting cannot
-   bring back tails or coverage);
+1. **a verified reservoir** (free; Gerstgrasser et al. 2024, Kazdan et al. 2024, Feng et
+   al. 2024): the synthetic rows are drawn from every earlier generation's sample, each
+   weighted by exp(−drift/τ) of its own measured drift, so that the loop accumulates
+   instead of replacing and leans on the samples that measured best (generation 0's, whose
+   model saw only real rows): a generation's error then stays one refit away from
+   generation 0 instead of compounding;
+2. **importance correction** (free in real rows; Gillman et al. 2024, whose loop corrects
+   every generation): γ = ``min_correct`` always, rising to ``max_correct`` as detection
+   AUC drifts; the synthetic rows are resampled from
+   ``reservoir`` times as many candidates by a real-vs-synthetic classifier's density
+   ratio (:class:`~ouroboros.collapse.correctors.Importance`, real side: generation 0's
+   real rows, already spent); reweighting cannot restore lost tails or coverage;
 3. **real rows** (the budget; Bertrand et al. 2024: a real share keeps retraining stable
    when the model is good enough): a share proportional to drift/τ, never more than the
    budget banked so far, so that the average real share over generations 1..g never passes
    B at any g.
 
-It optimises the real rows spent subject to the drift staying within τ: free levers
+It minimises the real rows spent subject to the drift staying within τ: free levers
 first, real rows for what they cannot hold. Every decision goes into the generation's
 record (``info``: ``adaptive_*``; ``decision``: the reasons in plain words), and the
 collapse report shows them. Resumable: the decisions read earlier generations' records
 (``Pool.history``), never process state. Derivations and the reasoning in
-``docs/COLLAPSE_THEORY.md``.
+``docs/COLLAPSE_THEORY.md`` §6.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ouroboros.collapse.correctors import Importance, correct_training_set
+from ouroboros.collapse.correctors import Importance, systematic
 from ouroboros.collapse.strategies import (
     Pool,
     Source,
@@ -51,16 +57,29 @@ from ouroboros.errors import ParameterError
 #: the indicators the controller watches (``tstr_ratio`` joins when a target is set)
 INDICATORS = ("tail_kept", "coverage", "detection_auc")
 UTILITY = "tstr_ratio"
-_VERBS = {"detection_auc": "rose to"}
+DETECTION = "detection_auc"
+_VERBS = {DETECTION: "rose to"}
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Standard error of an AUC estimated on ``positives`` and ``negatives`` rows (Hanley &
+    McNeil 1982, "The Meaning and Use of the Area under a ROC Curve")."""
+    a = min(max(auc, 1e-6), 1 - 1e-6)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)
+    return math.sqrt(max(var, 0.0) / (positives * negatives))
 
 
 class Adaptive(Strategy):
-    """Sets each generation's real share, accumulation and correction from measured drift.
+    """Sets each generation's real share, reservoir weights and correction from measured drift.
 
     ``budget`` is the most the average share of real rows over generations 1.. may reach;
     ``tolerance`` the drift allowed (loss of goodness on [0, 1]); ``validation`` the real
     rows held back to measure on; ``max_share`` the most real rows in one training set;
-    ``max_correct`` the strongest importance correction.
+    ``min_correct`` and ``max_correct`` the importance correction applied always and at
+    full detection drift (Gillman's loop corrects every generation); ``margin`` the standard errors
+    of detection AUC a drift must pass to count; ``reservoir`` how many rows each model
+    samples per training row (the candidates the correction chooses from).
     """
 
     name = "adaptive"
@@ -70,8 +89,8 @@ class Adaptive(Strategy):
         "2024; Kazdan et al. 2024 (see docs/COLLAPSE_THEORY.md)"
     )
     description = (
-        "measures drift on held-back real rows and sets real share, accumulation and "
-        "correction per generation within a real-row budget"
+        "measures drift on held-back real rows and sets real share, a verified reservoir of "
+        "earlier synthetic rows and correction per generation within a real-row budget"
     )
     reference_matches_lab = False
 
@@ -81,26 +100,45 @@ class Adaptive(Strategy):
         tolerance: float = 0.05,
         validation: int = 400,
         max_share: float = 0.5,
-        max_correct: float = 1.0,
+        max_correct: float = 4.0,
+        min_correct: float = 1.0,
+        margin: float = 1.0,
+        reservoir: float = 3.0,
     ):
         self.budget = budget
         self.tolerance = tolerance
         self.validation = validation
         self.max_share = max_share
         self.max_correct = max_correct
+        self.min_correct = min_correct
+        self.margin = margin
+        self.reservoir = reservoir
 
     def validate(self) -> None:
         super().validate()
-        for name, positive in (("tolerance", True), ("max_correct", False)):
+        names = ("max_correct", "min_correct", "margin")
+        for name, low in (("tolerance", 0.0),) + tuple((n, None) for n in names):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and math.isfinite(value)
-            if not (ok and (value > 0 if positive else value >= 0)):
-                bound = "> 0" if positive else ">= 0"
+            if not (ok and (value > 0 if low is not None else value >= 0)):
+                bound = "> 0" if low is not None else ">= 0"
                 raise ParameterError(f"strategy 'adaptive': {name} must be {bound}; got {value!r}")
+        if self.min_correct > self.max_correct:
+            raise ParameterError(
+                f"strategy 'adaptive': min_correct ({self.min_correct}) must not exceed "
+                f"max_correct ({self.max_correct})"
+            )
+        if not (isinstance(self.reservoir, (int, float)) and 1 <= self.reservoir <= 10):
+            raise ParameterError(
+                f"strategy 'adaptive': reservoir must be in [1, 10]; got {self.reservoir!r}"
+            )
         if not (isinstance(self.validation, int) and self.validation >= 40):
             raise ParameterError(
                 f"strategy 'adaptive': validation must be an integer >= 40; got {self.validation!r}"
             )
+
+    def sample_size(self, size: int) -> int:
+        return math.ceil(size * self.reservoir - 1e-9)
 
     def real_rows_needed(self, size: int, generations: int) -> int:
         return size + self.validation
@@ -133,37 +171,56 @@ class Adaptive(Strategy):
             if row["value"] is not None and math.isfinite(float(row["value"]))
         }
 
-    @staticmethod
-    def drifts(current: dict[str, float], base: dict[str, float]) -> dict[str, float]:
-        """Per indicator, the loss of goodness since generation 0 (0 when not worse)."""
+    def drifts(
+        self, current: dict[str, float], base: dict[str, float], pool: Pool | None = None
+    ) -> dict[str, float]:
+        """Per indicator, the loss of goodness since generation 0 (0 when not worse); for
+        detection AUC, less ``margin`` standard errors of the difference of the two AUCs."""
         from ouroboros import metrics
 
         out = {}
         for name, value in current.items():
-            if name in base:
-                metric = metrics.get(name)()
-                out[name] = max(0.0, metric.goodness(base[name]) - metric.goodness(value))
+            if name not in base:
+                continue
+            metric = metrics.get(name)()
+            loss = metric.goodness(base[name]) - metric.goodness(value)
+            if name == DETECTION and self.margin and pool is not None:
+                real = len(self._validation(pool)) // 2
+                se = math.hypot(
+                    auc_standard_error(base[name], real, pool.size),
+                    auc_standard_error(value, real, pool.size),
+                )
+                loss -= self.margin * se / abs(metric.worst - metric.best)
+            out[name] = max(0.0, loss)
         return out
 
     # ------------------------------------------------------------ deciding
     def decide(
-        self, generation: int, drift: float, spent: float, worst: str | None = None
+        self,
+        generation: int,
+        drift: float,
+        spent: float,
+        worst: str | None = None,
+        detection: float | None = None,
     ) -> dict[str, float]:
         """The levers for ``generation`` given the latest drift, the indicator that drifted
-        most and the real share spent over generations 1..g−1.
+        most, the real share spent over generations 1..g−1 and detection AUC's own drift
+        (taken as ``drift`` when it is the worst or unknown).
 
-        Importance correction answers only a rise in detection AUC, the classifier signal
-        it reweights by: it cannot restore lost tails or coverage (it only reweights rows
-        the model still makes), so those get accumulation and real rows.
+        Importance correction is on at ``min_correct`` in every generation (free in real
+        rows: Gillman et al. correct every generation) and rises to ``max_correct`` with a
+        rise in detection AUC, the classifier signal it reweights by, whichever indicator
+        drifted most; it cannot restore lost tails or coverage (it only reweights rows the
+        model still makes), so those get the reservoir and real rows.
         """
         severity = drift / self.tolerance
         bank = round(max(0.0, self.budget * generation - spent), 12)
-        accumulate = min(1.0, severity)
-        correct = 0.0
-        if worst in (None, "detection_auc"):
-            correct = self.max_correct * min(1.0, max(0.0, severity - 1.0))
+        if detection is None:
+            detection = drift if worst in (None, DETECTION) else 0.0
+        rise = min(1.0, max(0.0, detection / self.tolerance))
+        correct = self.min_correct + (self.max_correct - self.min_correct) * rise
         share = 0.0 if severity <= 1.0 else min(self.budget * severity, self.max_share, bank)
-        return {"real_share": share, "accumulate": accumulate, "correct": correct, "bank": bank}
+        return {"real_share": share, "correct": correct, "bank": bank}
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         history = pool.history
@@ -172,18 +229,21 @@ class Adaptive(Strategy):
         else:
             base = self.measure(pool.synthetic(0), pool)
         current = self.measure(pool.synthetic(generation - 1), pool)
-        losses = self.drifts(current, base)
+        losses = self.drifts(current, base, pool)
         worst = max(losses, key=losses.get) if losses else None
         drift = losses.get(worst, 0.0) if worst else 0.0
         spent = sum(history[k].get("adaptive_real_share", 0.0) for k in range(1, generation))
-        levers = self.decide(generation, drift, spent, worst)
+        levers = self.decide(generation, drift, spent, worst, losses.get(DETECTION, 0.0))
         n_real = math.floor(levers["real_share"] * pool.size + 1e-9)
         levers["real_share"] = n_real / pool.size
-        train = self._build(generation, pool, rng, n_real, levers["accumulate"], history, drift)
-        if levers["correct"] > 0:
-            train = correct_training_set(train, Importance(levers["correct"]), pool, rng)
-        info = dict(train.info)
-        info |= {f"adaptive_{k}": float(v) for k, v in levers.items()}
+        # each earlier sample's own drift, as measured when the next generation was built
+        past = [0.0] + [
+            history[k + 1].get("adaptive_drift", drift) for k in range(1, generation - 1)
+        ]
+        weights = np.exp(-np.asarray(past + [drift] * (generation >= 2)) / self.tolerance)
+        train = self._build(pool, rng, n_real, weights, levers["correct"])
+        levers |= train.info
+        info = {f"adaptive_{k}": float(v) for k, v in levers.items()}
         info |= {"adaptive_drift": drift, "adaptive_base_drift": 0.0}
         info |= {f"adaptive_{k}": v for k, v in current.items()}
         info |= {f"adaptive_base_{k}": v for k, v in base.items()}
@@ -192,40 +252,37 @@ class Adaptive(Strategy):
 
     def _build(
         self,
-        generation: int,
         pool: Pool,
         rng: np.random.Generator,
         n_real: int,
-        accumulate: float,
-        history: list[dict[str, float]],
-        drift: float,
+        weights: np.ndarray,
+        correct: float,
     ) -> TrainingSet:
-        """Real rows, then synthetic rows from earlier generations by their measured drift
-        and from the latest one."""
+        """Real rows, then synthetic rows from every earlier generation's sample by
+        ``weights``: drawn as they are, or, with a correction, resampled from
+        ``reservoir`` times as many candidates by their importance weights."""
         n_syn = pool.size - n_real
-        counts = np.zeros(generation, dtype=int)
-        n_old = round(accumulate * n_syn) if generation >= 2 else 0
-        if n_old:
-            past = np.array(
-                [0.0]
-                + [history[k + 1].get("adaptive_drift", drift) for k in range(1, generation - 1)]
-            )
-            weights = np.exp(-past / self.tolerance)
-            counts[: generation - 1] = rng.multinomial(n_old, weights / weights.sum())
-        counts[generation - 1] = n_syn - counts.sum()
-        frames = [_draw(pool.real, n_real, rng)]
-        provenance = [Source(None, n_real)]
-        for k in range(generation):
-            if counts[k]:
-                sample = pool.synthetic(k)
-                frame = _draw(sample, min(int(counts[k]), len(sample)), rng)
-                frames.append(frame)
-                provenance.append(Source(k, len(frame)))
-        keep = [p.rows > 0 for p in provenance]
-        return TrainingSet(
-            _concat([f for f, k in zip(frames, keep, strict=True) if k]),
-            [p for p, k in zip(provenance, keep, strict=True) if k],
-        )
+        samples = [pool.synthetic(k) for k in range(len(weights))]
+        room = np.array([len(s) for s in samples])
+        wanted = n_syn if correct <= 0 else min(math.ceil(n_syn * self.reservoir), room.sum())
+        counts = _allocate(wanted, weights, room, rng)
+        frames = [_draw(s, int(c), rng) for s, c in zip(samples, counts, strict=True) if c]
+        origin = np.repeat(np.flatnonzero(counts), counts[counts > 0])
+        candidates = _concat(frames) if frames else pool.real.iloc[:0]
+        info = {"candidates": float(len(candidates))}
+        if correct > 0 and n_syn:
+            importance = Importance(correct).weights(candidates, pool, rng)
+            chosen = np.sort(systematic(importance, n_syn, rng))
+            info["effective_rows"] = 1.0 / float(np.sum(importance**2)) / len(candidates)
+            candidates, origin = candidates.iloc[chosen].reset_index(drop=True), origin[chosen]
+        latest = len(weights) - 1
+        info["accumulate"] = float(np.mean(origin != latest)) if len(origin) else 0.0
+        info["from_generation_0"] = float(np.mean(origin == 0)) if len(origin) else 0.0
+        provenance = [Source(None, n_real)] + [
+            Source(int(k), int((origin == k).sum())) for k in np.unique(origin)
+        ]
+        data = _concat([_draw(pool.real, n_real, rng), candidates])
+        return TrainingSet(data, [p for p in provenance if p.rows], info)
 
     def explain(
         self,
@@ -254,13 +311,32 @@ class Adaptive(Strategy):
             parts = [f"so {levers['real_share']:.0%} real rows"]
             if levers["real_share"] < min(self.budget * drift / self.tolerance, self.max_share):
                 parts[0] += f" (all the budget banked: {levers['bank']:.0%})"
-        if levers["accumulate"] > 0 and generation >= 2:
+        if generation >= 2:
             parts.append(
-                f"{levers['accumulate']:.0%} of the synthetic rows from earlier generations"
+                f"{levers.get('accumulate', 0.0):.0%} of the synthetic rows from earlier "
+                f"generations ({levers.get('from_generation_0', 0.0):.0%} from generation 0)"
             )
         if levers["correct"] > 0:
-            parts.append(f"importance correction γ={levers['correct']:.2g}")
+            parts.append(
+                f"importance correction γ={levers['correct']:.2g} over "
+                f"{levers.get('candidates', 0.0):,.0f} candidates"
+            )
         return head + ", " + ", ".join(parts)
+
+
+def _allocate(total: int, weights: np.ndarray, room: np.ndarray, rng: np.random.Generator):
+    """``total`` rows split over sources by ``weights`` (multinomial), none taking more
+    than its ``room``: the overflow goes to the sources with room left, by weight."""
+    counts = np.zeros(len(weights), dtype=int)
+    total = int(min(total, room.sum()))
+    while counts.sum() < total:
+        open_ = (counts < room) & (weights > 0)
+        if not open_.any():
+            open_ = counts < room
+        w = np.where(open_, np.maximum(weights, 1e-300), 0.0)
+        counts += rng.multinomial(total - counts.sum(), w / w.sum())
+        counts = np.minimum(counts, room)
+    return counts
 
 
 def _prefixed(info: dict[str, float], prefix: str) -> dict[str, float]:

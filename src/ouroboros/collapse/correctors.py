@@ -141,20 +141,29 @@ class Importance(Corrector):
         self.strength = strength
         self.max_ratio = max_ratio
 
-    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+    def weights(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> np.ndarray:
+        """Each synthetic row's resampling weight (1 + γ·r̂)/(1 + γ), normalised to sum 1."""
         from ouroboros.collapse.verifiers import Discriminator
 
-        n = len(synthetic)
         p = np.clip(Discriminator()(pool.real, synthetic, rng), 1e-6, 1 - 1e-6)
-        ratio = np.minimum(p / (1 - p) * n / len(pool.real), self.max_ratio)
+        ratio = np.minimum(p / (1 - p) * len(synthetic) / len(pool.real), self.max_ratio)
         weights = (1.0 + self.strength * ratio) / (1.0 + self.strength)
-        weights /= weights.sum()
-        # systematic resampling: the fewest duplicates for given weights
-        positions = (rng.random() + np.arange(n)) / n
-        chosen = np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+        return weights / weights.sum()
+
+    def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
+        n = len(synthetic)
+        weights = self.weights(synthetic, pool, rng)
+        chosen = systematic(weights, n, rng)
         ess = 1.0 / float(np.sum(weights**2))
         info = {"effective_rows": ess / n, "distinct_rows": len(np.unique(chosen)) / n}
         return Correction(synthetic.iloc[chosen].reset_index(drop=True), chosen, info)
+
+
+def systematic(weights: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
+    """``rows`` indices drawn by systematic resampling from normalised ``weights`` (the
+    fewest duplicates for given weights; Kitagawa 1996)."""
+    positions = (rng.random() + np.arange(rows)) / rows
+    return np.minimum(np.searchsorted(np.cumsum(weights), positions), len(weights) - 1)
 
 
 class RuleRepair(Corrector):

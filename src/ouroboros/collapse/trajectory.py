@@ -42,7 +42,7 @@ SAMPLE = "sample.parquet"
 MODEL = "model.ouro"
 
 # purposes: one independent random stream each
-_ORDER, _STRATEGY, _FIT, _SAMPLE = 1, 2, 3, 4
+_ORDER, _STRATEGY, _FIT, _SAMPLE, _EXTRA = 1, 2, 3, 4, 5
 
 
 def generation_rng(seed: int, generation: int, purpose: int) -> np.random.Generator:
@@ -296,6 +296,19 @@ def _guard_info(model: Any) -> dict[str, float]:
     return {"guard_synthetic_share": float(found["share"]), "guard_allowed": 1.0}
 
 
+def _sample(model: Any, size: int, rows: int, seed: int, generation: int) -> pd.DataFrame:
+    """``rows`` rows of ``model``: the first ``size`` drawn as every strategy draws them (so
+    that generation 0, the same model for all, is scored on the same rows), the rest after."""
+    first = model.sample(size, seed=generation_seed(seed, generation, _SAMPLE))
+    if rows <= size:
+        return first.iloc[:rows].reset_index(drop=True)
+    from ouroboros import lineage
+
+    extra = model.sample(rows - size, seed=generation_seed(seed, generation, _EXTRA))
+    both = pd.concat([first, extra], ignore_index=True)
+    return lineage.mix(both, [(lineage.resolve(first), size), (lineage.resolve(extra), len(extra))])
+
+
 def _train_and_score(
     generation: int,
     ctx: _Context,
@@ -327,9 +340,7 @@ def _train_and_score(
     seconds["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    sample = model.sample(
-        strategy.sample_size(pool.size), seed=generation_seed(seed, generation, _SAMPLE)
-    )
+    sample = _sample(model, pool.size, strategy.sample_size(pool.size), seed, generation)
     if folder is not None:
         target_dir = generation_dir(folder, generation)
         target_dir.mkdir(parents=True, exist_ok=True)

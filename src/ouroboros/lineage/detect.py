@@ -5,9 +5,12 @@ hash and its row hashes up in the catalog, and tests its rows for the keyed wate
 of :mod:`ouroboros.lineage.watermark`. The watermark test needs no record, no file
 name and no model: only the key.
 
-The test. Identical rows are counted once. Each distinct row with at least one rare
-unit gets the randomised p-value ``u`` of :func:`~ouroboros.lineage.watermark.row_pvalues`,
-exactly uniform and independent across rows on real data. For each level ``a`` of
+The test. Identical rows are counted once. Each distinct row with at least one rare,
+fine-grained unit gets the randomised p-value ``u`` of
+:func:`~ouroboros.lineage.watermark.row_pvalues`, exactly uniform and independent across
+rows on real data; which column subsets are fine-grained is judged on the
+:data:`~ouroboros.lineage.watermark.RARE_BLOCK` distinct rows of smallest row id, so the
+order of the file does not matter. For each level ``a`` of
 :data:`LEVELS` the count of rows with ``u <= a`` is ``Binomial(rows, a)`` on real data;
 the p-value is the smallest binomial tail, times the number of levels (Bonferroni).
 Sampled rows were kept for small ``u`` (1 in :data:`~ouroboros.lineage.watermark.OVERSAMPLE`),
@@ -27,7 +30,7 @@ from scipy import stats
 
 from ouroboros.errors import DataError
 from ouroboros.lineage import watermark as wm
-from ouroboros.lineage.catalog import lookup, open_catalog
+from ouroboros.lineage.catalog import lookup, open_catalog, row_evidence
 from ouroboros.lineage.frames import recorded, resolve
 from ouroboros.lineage.hashing import content_hash, row_hashes
 from ouroboros.lineage.record import LineageRecord
@@ -39,9 +42,6 @@ DEFAULT_SIGNIFICANCE = 1e-6
 LEVELS = (1.0 / wm.OVERSAMPLE, 1.0 / wm.OVERSAMPLE_CONDITIONAL)
 #: Storey's lambda for the share of synthetic rows
 SHARE_LAMBDA = 0.25
-#: rows of stored synthetic tables (count and share) that make catalog evidence
-MIN_MATCHED_ROWS = 5
-MIN_MATCHED_SHARE = 0.01
 
 
 def watermark_test(
@@ -77,17 +77,19 @@ def watermark_test(
     distinct, inverse = np.unique(row_ids, return_inverse=True)
     first = np.full(len(distinct), -1)
     first[inverse[::-1]] = np.arange(len(frame))[::-1]
+    # distinct rows in the order of their ids: the first RARE_BLOCK of them, whatever
+    # the order of the file, judge which column subsets are fine-grained
     codes = codes[first]
-    # on distinct rows a unit of every column is always rare: leave those out
-    rare, green = wm.rare_green_counts(codes, columns, key, whole_rows=False)
-    u = wm.row_pvalues(rare, green, wm.row_uniforms(codes, columns, key))
+    u = wm.row_pvalues(*wm.row_evidence(codes, columns, key))
     testable = ~np.isnan(u)
     n = int(testable.sum())
     result.update(distinct_rows=len(distinct), testable_rows=n)
     best = min(len(LEVELS) * a**n for a in LEVELS) if n else 1.0
     if best >= significance:
         reason = (
-            "no row has a value combination that occurs only once in the table"
+            "no row has a fine-grained value combination that occurs only once in the "
+            "table (a column, or pair of columns, whose values are almost all distinct); "
+            "a table of few-valued categories or integers cannot carry the mark"
             if n == 0
             else f"only {n} rows have a value combination that occurs once; even if all "
             f"were marked the p-value could not reach {significance:g}"
@@ -112,18 +114,15 @@ def _untestable(reason: str) -> dict[str, Any]:
     return {"can_test": False, "reason": reason, "p_value": 1.0, "share": 0.0, "rows_flagged": 0}
 
 
-def catalog_matches(frame: pd.DataFrame, store: Store | None) -> dict[str, int]:
-    """Stored synthetic tables holding rows of ``frame``: content hash to rows matched."""
+def catalog_matches(
+    frame: pd.DataFrame, store: Store | None, significance: float = DEFAULT_SIGNIFICANCE
+) -> dict[str, Any]:
+    """Stored synthetic tables holding more rows of ``frame`` than chance allows
+    (:func:`~ouroboros.lineage.catalog.row_evidence`)."""
     if store is None:
-        return {}
+        return row_evidence(np.zeros(0, dtype=np.uint64), None)
     hashes = row_hashes(frame)
-    own = content_hash(frame, hashes)
-    tables = {}
-    for table, matched in store.match_row_hashes(hashes).items():
-        found = store.get_lineage(table)
-        if table != own and found is not None and found.get("kind") == "synthetic":
-            tables[table] = int(matched)
-    return tables
+    return row_evidence(hashes, store, own=content_hash(frame, hashes), significance=significance)
 
 
 def _known_lineage(frame: pd.DataFrame, store: Store | None) -> LineageRecord | None:
@@ -165,7 +164,7 @@ def detect(
     catalog, opened = _open(store)
     try:
         record = _known_lineage(frame, catalog)
-        tables = catalog_matches(frame, catalog)
+        rows = catalog_matches(frame, catalog, significance)
     finally:
         if opened and catalog is not None:
             catalog.close()
@@ -173,13 +172,10 @@ def detect(
     record_share = None if record is None else record.row_synthetic_share
     if record_share:
         evidence.append("lineage record")
-    matched = min(len(frame), sum(tables.values()))
-    matched_share = matched / len(frame) if len(frame) else 0.0
-    # a few real rows may equal sampled ones by chance where rows take few values
-    if matched >= max(MIN_MATCHED_ROWS, MIN_MATCHED_SHARE * len(frame)):
+    # real rows equal sampled ones by chance where rows take few values: only the excess counts
+    matched, matched_share = rows["rows_matched"], rows["share"]
+    if rows["synthetic"]:
         evidence.append(f"catalog: {matched} rows of stored synthetic tables")
-    else:
-        matched_share = 0.0
     marked = test["can_test"] and test["p_value"] < significance
     if marked:
         evidence.append("watermark")
@@ -194,5 +190,5 @@ def detect(
         "significance": significance,
         "evidence": evidence,
         "watermark": test,
-        "catalog": {"searched": catalog is not None, "rows_matched": matched, "tables": tables},
+        "catalog": rows,
     }

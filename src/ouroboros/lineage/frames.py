@@ -15,9 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ouroboros import io
 from ouroboros.errors import DataError, DataWarning, StoreError
 from ouroboros.io import LINEAGE_KEY, AttrsRecord
-from ouroboros.lineage.catalog import lookup, open_catalog
+from ouroboros.lineage.catalog import (
+    all_synthetic,
+    chance_match_rate,
+    lookup,
+    open_catalog,
+    publish,
+)
 from ouroboros.lineage.hashing import content_hash, row_hashes
 from ouroboros.lineage.record import (
     UNKNOWN,
@@ -30,6 +37,9 @@ from ouroboros.lineage.record import (
     synthetic_record,
 )
 from ouroboros.store import Store
+
+#: training rows whose hashes a fitted model keeps for :func:`training_reference`
+REFERENCE_ROWS = 20_000
 
 
 def attach(frame: pd.DataFrame, record: LineageRecord) -> pd.DataFrame:
@@ -105,6 +115,16 @@ def training_lineage(data: pd.DataFrame) -> dict[str, Any]:
             store.close()
 
 
+def training_reference(data: pd.DataFrame) -> np.ndarray:
+    """Row hashes of up to :data:`REFERENCE_ROWS` training rows (a fixed random subset), which
+    a fitted model keeps in memory (never in its file) for the chance match rate of what
+    it samples (:func:`~ouroboros.lineage.catalog.chance_match_rate`)."""
+    if len(data) > REFERENCE_ROWS:
+        picked = np.random.default_rng(0).choice(len(data), REFERENCE_ROWS, replace=False)
+        data = data.take(np.sort(picked))
+    return row_hashes(data)
+
+
 def model_info(model: Any, seed: int | None = None) -> ModelInfo:
     """What a record says of a (fitted) synthesizer: name, parameters, seeds, model file."""
     from ouroboros import __version__
@@ -139,15 +159,21 @@ def sample_record(
     watermark_key_id: str | None = None,
     hashes: np.ndarray | None = None,
 ) -> LineageRecord:
-    """The record of ``table``, just sampled from ``model`` with ``seed``."""
-    key = content_hash(table, hashes)
+    """The record of ``table``, just sampled from ``model`` with ``seed``.
+
+    Its chance match rate uses the row hashes :func:`training_reference` kept of the
+    model's training rows, where the model was fitted in this process.
+    """
+    hashes = row_hashes(table) if hashes is None else hashes
+    reference = getattr(model, "training_row_hashes_", None)
     return synthetic_record(
-        key,
+        content_hash(table, hashes),
         len(table),
         table.columns,
         model_info(model, seed),
         training_record(model),
         watermark_key_id=watermark_key_id,
+        chance_match_rate=chance_match_rate(hashes, reference),
     )
 
 
@@ -193,3 +219,39 @@ def mix(frame: pd.DataFrame, parts: Sequence[tuple[LineageRecord, int]]) -> pd.D
             return attach(frame, parent)
         return attach(frame, derived_record(key, len(frame), frame.columns, parent))
     return attach(frame, mixed_record(key, len(frame), frame.columns, given))
+
+
+def _written(data: pd.DataFrame) -> io.LineageWrite:
+    """What :func:`ouroboros.io.write_table` writes of ``data``'s record: the table's own
+    (resolved), and how to keep it in the catalog, with its row hashes where all its rows
+    are synthetic. A record that cannot be read is written as it is, and kept nowhere."""
+    hashes = row_hashes(data)
+    try:
+        record = resolve(data, None, hashes)
+    except LineageError:
+        return dict(data.attrs[LINEAGE_KEY]), None
+    rows = hashes if all_synthetic(record) else None  # real rows' hashes stay out
+    if rows is not None and record.chance_match_rate is None:  # a subset or edit of a sample
+        record = record.replace(chance_match_rate=chance_match_rate(rows))
+
+    def keep(store: Any, path: Any) -> None:
+        try:
+            if isinstance(store, Store):
+                publish(record, store, rows)
+                return
+            with open_catalog(store) as catalog:
+                publish(record, catalog, rows)
+        except StoreError as exc:
+            if store is not None:  # a catalog asked for by name must be kept
+                raise
+            warnings.warn(
+                f"{str(path)!r} was written, but its lineage record could not be kept in the "
+                f"default catalog ({exc}); pass store= (ouro --store) or set $OUROBOROS_STORE",
+                DataWarning,
+                stacklevel=4,
+            )
+
+    return record.to_dict(), keep
+
+
+io.register_lineage_writer(_written)

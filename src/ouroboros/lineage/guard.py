@@ -9,8 +9,11 @@ whose synthetic share is at most ``max_synthetic_share`` and whose depth is at m
 ``max_depth`` passes; ``allow_synthetic`` lets anything pass but still records what
 was found (the collapse lab feeds synthetic data back on purpose).
 
-The row-hash and watermark checks read at most :data:`GUARD_ROWS` rows (a fixed random
-subset of a larger table), which keeps the guard's cost small next to any fit.
+Row hashes count only beyond the rows that equal published synthetic rows by chance
+(:func:`~ouroboros.lineage.catalog.row_evidence`): real rows of a table of few distinct
+values are not taken for synthetic ones. The row-hash and watermark checks read at most
+:data:`GUARD_ROWS` rows (a fixed random subset of a larger table), which keeps the
+guard's cost small next to any fit.
 """
 
 from __future__ import annotations
@@ -23,13 +26,7 @@ import pandas as pd
 
 from ouroboros.errors import OuroborosError, OuroborosWarning, ParameterError
 from ouroboros.lineage.catalog import open_catalog
-from ouroboros.lineage.detect import (
-    DEFAULT_SIGNIFICANCE,
-    MIN_MATCHED_ROWS,
-    MIN_MATCHED_SHARE,
-    catalog_matches,
-    watermark_test,
-)
+from ouroboros.lineage.detect import DEFAULT_SIGNIFICANCE, catalog_matches, watermark_test
 from ouroboros.lineage.record import LineageRecord
 
 POLICIES = ("warn", "strict", "off")
@@ -71,7 +68,8 @@ def inspect(
 ) -> dict[str, Any]:
     """What is known of ``data``'s synthetic rows: ``synthetic``, ``share``, ``depth``
     (``None`` when only the watermark or row hashes say so: at least 1), ``source`` (which
-    check found them) and the watermark ``p_value`` when it ran.
+    check found them) and ``p_value`` (of the row-hash test beyond chance, or of the
+    watermark, when it ran).
 
     ``record`` is the data's resolved lineage (as ``fit`` keeps it); ``store`` the
     catalog (``"default"``: the run store's, if it exists; ``None``: none).
@@ -92,14 +90,13 @@ def inspect(
         sample = data.take(np.sort(picked))
     catalog = open_catalog(create=False) if store == "default" else store
     try:
-        matched = sum(catalog_matches(sample, catalog).values())
+        rows = catalog_matches(sample, catalog)
     finally:
         if store == "default" and catalog is not None:
             catalog.close()
-    if matched >= max(MIN_MATCHED_ROWS, MIN_MATCHED_SHARE * len(sample)):
-        share = min(1.0, matched / len(sample))
-        return {"synthetic": True, "share": share, "depth": None, "source": "catalog rows",
-                "p_value": None}  # fmt: skip
+    if rows["synthetic"]:  # beyond the rows that equal synthetic ones by chance
+        return {"synthetic": True, "share": max(rows["share"], 1.0 / len(sample)),
+                "depth": None, "source": "catalog rows", "p_value": rows["p_value"]}  # fmt: skip
     test = watermark_test(sample, key)
     marked = test["can_test"] and test["p_value"] < DEFAULT_SIGNIFICANCE
     return {

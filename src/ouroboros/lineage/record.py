@@ -34,6 +34,10 @@ real-trained model has real share 1 / (0.5 * 1 + 0.5 * 2) = 2/3.
 ``synthetic_share`` is the share of synthetic rows in the training data for a synthetic
 table, and the share of synthetic rows in the table itself for the other kinds; a parent's
 ``synthetic_share`` is always the share of synthetic rows in that parent table.
+
+``chance_match_rate`` (synthetic tables) is the share of real rows expected to equal a row
+of the table by chance, as in a table of few distinct values: the catalog's row-hash
+evidence counts only matches beyond it (:func:`ouroboros.lineage.catalog.row_evidence`).
 """
 
 from __future__ import annotations
@@ -174,6 +178,7 @@ class LineageRecord:
     watermark_key_id: str | None = None
     ancestors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     version: int = RECORD_VERSION
+    chance_match_rate: float | None = None
 
     def __hash__(self) -> int:  # the mappings inside cannot be hashed; equal records agree here
         return hash((self.content_hash, self.kind, self.rows, self.created))
@@ -221,6 +226,7 @@ class LineageRecord:
             "model": None if self.model is None else self.model.to_dict(),
             "created": self.created,
             "watermark_key_id": self.watermark_key_id,
+            "chance_match_rate": self.chance_match_rate,
         }
         if ancestors:
             data["ancestors"] = {k: dict(v) for k, v in self.ancestors.items()}
@@ -247,6 +253,7 @@ class LineageRecord:
         _need(data, "lineage record", ("content_hash", "rows", "columns", "kind"))
         try:
             model = data.get("model")
+            rate = data.get("chance_match_rate")
             return cls(
                 content_hash=str(data["content_hash"]),
                 rows=int(data["rows"]),
@@ -262,6 +269,7 @@ class LineageRecord:
                 watermark_key_id=data.get("watermark_key_id"),
                 ancestors={str(k): dict(v) for k, v in (data.get("ancestors") or {}).items()},
                 version=version,
+                chance_match_rate=None if rate is None else float(rate),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise LineageError(f"lineage record has a field of the wrong type: {exc}") from exc
@@ -301,6 +309,7 @@ def synthetic_record(
     model: ModelInfo,
     training: LineageRecord,
     watermark_key_id: str | None = None,
+    chance_match_rate: float | None = None,
 ) -> LineageRecord:
     """The record of a table sampled from ``model``, trained on the table of ``training``."""
     return LineageRecord(
@@ -316,6 +325,7 @@ def synthetic_record(
         model=model,
         watermark_key_id=watermark_key_id,
         ancestors=_merge_ancestry([training]),
+        chance_match_rate=chance_match_rate,
     )
 
 

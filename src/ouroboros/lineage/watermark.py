@@ -17,17 +17,29 @@ numbers; ISO dates as seconds) hashed with the key and the column names. A unit 
 green with probability :data:`GAMMA` under a random key, whatever the data. Dropping
 columns removes units but leaves the others readable; shuffling rows changes nothing.
 
-Only *rare* units count: a unit whose value combination occurs once. A common one
-(``sex=Female, race=White``) gives no evidence on real data, where its colour is shared
-by many rows, and selecting on it would skew that combination's frequency; a rare one
-is a fine-grained random thinning that leaves every aggregate in place. For each row,
-with ``n`` rare units of which ``g`` are green, the randomised binomial p-value
-``u = P(X > g) + V P(X = g)`` with ``X ~ Binomial(n, GAMMA)`` and ``V`` uniform is exactly
-uniform on real data, independently across distinct rows (their rare units are
-disjoint); the sample keeps the rows of smallest ``u`` (1 in :data:`OVERSAMPLE`; 1 in
-:data:`OVERSAMPLE_CONDITIONAL` for rows that must meet conditions). The sampler judges
-rarity within blocks of :data:`RARE_BLOCK` candidate rows, about the size of table a
-detector reads, so that both see mostly the same units as rare.
+Only *rare, fine-grained* units count. A unit is rare when its value combination occurs
+once among the rows read. Rare is not enough: a value that occurs about once per block
+of candidates (a category of probability 1/2000, a pair of two mid-sized categories)
+has one fixed colour for every candidate that carries it, so selecting on it kept green
+levels twice as often as red ones and moved the table's marginals and pair trends
+(Adult lost 0.012 of SDMetrics quality). A column subset therefore counts only where
+it is fine-grained among :data:`RARE_BLOCK` rows: values seen twice are few against
+values seen once, ``2 f2 <= FINE_RATIO f1`` (Good 1953: a value seen once then has
+probability about ``FINE_RATIO / RARE_BLOCK``, so each colour is shared by almost no
+other candidate and selection is a random thinning that leaves every aggregate in
+place). On Adult these are fnlwgt and its pairs; on California 34 of its 55 column
+pairs (no column alone: its counts and coordinates repeat within 2,048 rows). A table
+without such a column (few-valued categories or integers only) cannot carry the
+mark, and ``detect`` says so.
+
+For each row, with ``n`` such units of which ``g`` are green, the randomised binomial
+p-value ``u = P(X > g) + V P(X = g)`` with ``X ~ Binomial(n, GAMMA)`` and ``V`` uniform is
+exactly uniform on real data (which subsets count depends on counts, never colours),
+independently across distinct rows (their rare units are disjoint); the sample keeps the
+rows of smallest ``u`` (1 in :data:`OVERSAMPLE`; 1 in :data:`OVERSAMPLE_CONDITIONAL` for
+rows that must meet conditions). The sampler judges rarity within blocks of
+:data:`RARE_BLOCK` candidate rows, about the size of table a detector reads, so that
+both see mostly the same units as rare.
 """
 
 from __future__ import annotations
@@ -60,8 +72,13 @@ OVERSAMPLE_CONDITIONAL = 8
 #: the fewest candidate rows judged together, so that "rare" means rare in the model
 MIN_POOL = 1024
 #: candidate rows among which a unit must be unique to count as rare when embedding:
-#: about the size of table a detector reads, so that both see the same units as rare
+#: about the size of table a detector reads, so that both see the same units as rare;
+#: also the rows on which both judge which column subsets are fine-grained
 RARE_BLOCK = 2048
+#: a column subset carries the mark only where values seen twice are few against values
+#: seen once: ``2 f2 <= FINE_RATIO f1`` (Good 1953: a value seen once among ``m`` rows
+#: has probability about ``2 f2 / (f1 m)``, here at most ``FINE_RATIO / m``)
+FINE_RATIO = 0.1
 #: units hashed in one vectorised step (bounds the memory of a large table)
 _UNITS_AT_ONCE = 4_000_000
 #: most column subsets hashed (singles first, then pairs in keyed order)
@@ -254,9 +271,10 @@ def unit_hashes(keyed: np.ndarray, columns: list, subset: tuple[int, ...], key: 
 
 
 def _subset_arrays(columns: list, key: bytes):
-    """Per subset of :func:`column_subsets`: its columns by name (-1 where it has fewer
+    """Per subset of :func:`column_subsets` short of the whole row (on distinct rows a
+    unit of every column is always rare): its columns by name (-1 where it has fewer
     than three) and its seed, so that all units are hashed in one vectorised step."""
-    subsets = column_subsets(columns, key)
+    subsets = [s for s in column_subsets(columns, key) if len(s) < len(columns)]
     picked = np.full((len(subsets), 3), -1)
     seeds = []
     for row, subset in enumerate(subsets):
@@ -266,49 +284,85 @@ def _subset_arrays(columns: list, key: bytes):
     return picked, np.array(seeds, dtype=np.uint64)
 
 
-def rare_green_counts(
+def _unit_block(keyed: np.ndarray, picked: np.ndarray, seeds: np.ndarray, rows) -> np.ndarray:
+    """The ``(rows, subsets)`` unit hashes from :func:`keyed_columns` (as
+    :func:`unit_hashes`, for many subsets at once; column -1 is left out)."""
+    part = keyed[rows]
+    h = np.broadcast_to(seeds, (len(part), len(seeds))).copy()
+    for turn in range(picked.shape[1]):
+        columns = picked[:, turn]
+        cells = _rotl(part[:, np.maximum(columns, 0)], 7 * turn)
+        cells[:, columns < 0] = 0
+        h ^= cells
+    return _mix(h)
+
+
+def _fine(keyed: np.ndarray, picked: np.ndarray, seeds: np.ndarray, judge) -> np.ndarray:
+    """Which subsets are fine-grained on the rows ``judge``: values seen twice are few
+    against those seen once, ``2 f2 + 2 <= FINE_RATIO (f1 + 1)``."""
+    h = _unit_block(keyed, picked, seeds, judge)
+    codes, _ = pd.factorize(h.ravel())
+    count = np.bincount(codes)[codes].reshape(h.shape)
+    once, twice = (count == 1).sum(axis=0), (count == 2).sum(axis=0)
+    return twice + 2 <= FINE_RATIO * (once + 1)
+
+
+def _uniforms(keyed: np.ndarray, columns: list, key: bytes) -> np.ndarray:
+    """A keyed uniform per row from all its cells (distinct rows get independent draws)."""
+    order = sorted(range(len(columns)), key=lambda j: _name(columns[j]))
+    h = np.full(len(keyed), _seed(key, ("tie-break", *(_name(columns[j]) for j in order))))
+    for turn, j in enumerate(order):
+        h = h ^ _rotl(keyed[:, j], 7 * turn)
+    return (_mix(_mix(h)) >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def row_evidence(
     codes: np.ndarray,
     columns: list,
     key: bytes,
     block: int | None = None,
-    whole_rows: bool = True,
+    judge: np.ndarray | None = None,
 ):
-    """Per row: how many of its units are rare (occur once among these rows, or within
-    its ``block`` of rows), and how many of those are green. ``whole_rows=False`` leaves
-    out units that span every column (on distinct rows they are always rare)."""
+    """Per row: how many of its fine units are rare (occur once among these rows, or
+    within its ``block`` of rows), how many of those are green, and the tie-break
+    uniform ``V`` that the sampler and the detector share. Fine subsets are judged on
+    the rows ``judge`` (default: the first :data:`RARE_BLOCK`)."""
     n = len(codes)
-    keyed = np.hstack([keyed_columns(codes, columns, key), np.zeros((n, 1), np.uint64)])
+    keyed = keyed_columns(codes, columns, key)
     picked, seeds = _subset_arrays(columns, key)
-    if not whole_rows:
-        keep = (picked >= 0).sum(axis=1) < len(columns)
-        picked, seeds = picked[keep], seeds[keep]
-    turned = [keyed, _rotl(keyed, 7), _rotl(keyed, 14)]
+    judge = np.arange(min(n, RARE_BLOCK)) if judge is None else judge
+    if len(seeds) and n:
+        fine = _fine(keyed, picked, seeds, judge)
+        picked, seeds = picked[fine], seeds[fine]
     rare = np.zeros(n, dtype=np.int64)
     green = np.zeros(n, dtype=np.int64)
-    step = n if block is None else block
-    per = max(1, _UNITS_AT_ONCE // max(step, 1))  # subsets hashed together
+    step = max(n if block is None else block, 1)
+    per = max(1, _UNITS_AT_ONCE // step)  # subsets hashed together
     for start in range(0, n, step):
         rows = slice(start, start + step)
         for low in range(0, len(seeds), per):
             part = slice(low, low + per)
-            h = seeds[part] ^ keyed[rows][:, picked[part, 0]]
-            for turn in (1, 2):
-                h ^= turned[turn][rows][:, picked[part, turn]]
-            h = _mix(h)
+            h = _unit_block(keyed, picked[part], seeds[part], rows)
             # different subsets never share a hash (their seeds differ), so one pass finds
             # the units that occur once within each subset
             once = ~pd.Series(h.ravel()).duplicated(keep=False).to_numpy().reshape(h.shape)
             rare[rows] += once.sum(axis=1)
             green[rows] += (once & (h <= _GREEN_BELOW)).sum(axis=1)
-    return rare, green
+    return rare, green, _uniforms(keyed, columns, key)
 
 
-def row_uniforms(codes: np.ndarray, columns: list, key: bytes) -> np.ndarray:
-    """A keyed uniform per row from all its cells: the tie-break ``V`` that the sampler
-    and the detector share (distinct rows get independent draws)."""
-    keyed = keyed_columns(codes, columns, key + b"tie-break")
-    h = unit_hashes(keyed, columns, tuple(range(codes.shape[1])), key + b"tie-break")
-    return (h >> np.uint64(11)).astype(np.float64) / 2.0**53
+def markable(frame: pd.DataFrame, key: bytes) -> bool:
+    """Whether rows like ``frame``'s (judged on its first :data:`RARE_BLOCK`) have a
+    fine-grained column subset that can carry the mark; a table of few-valued columns
+    only has none, and sampling it draws no extra rows."""
+    if frame.empty:
+        return False
+    columns = list(frame.columns)
+    picked, seeds = _subset_arrays(columns, key)
+    if not len(seeds):
+        return False
+    keyed = keyed_columns(table_codes(frame), columns, key)
+    return bool(_fine(keyed, picked, seeds, np.arange(min(len(frame), RARE_BLOCK))).any())
 
 
 def row_pvalues(rare: np.ndarray, green: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -324,12 +378,10 @@ def row_pvalues(rare: np.ndarray, green: np.ndarray, uniform: np.ndarray) -> np.
 # ---------------------------------------------------------------- embedding
 def select_rows(pool: pd.DataFrame, n: int, key: bytes, rng: np.random.Generator) -> np.ndarray:
     """Positions (in pool order) of the ``n`` rows of ``pool`` whose rare units are
-    greenest; a row without rare units competes on its uniform draw alone."""
+    greenest; a row without rare units competes on a fresh uniform draw alone."""
     if n >= len(pool):
         return np.arange(len(pool))
-    codes = table_codes(pool)
-    rare, green = rare_green_counts(codes, list(pool.columns), key, RARE_BLOCK)
-    u = row_pvalues(rare, green, row_uniforms(codes, list(pool.columns), key))
+    u = row_pvalues(*row_evidence(table_codes(pool), list(pool.columns), key, RARE_BLOCK))
     # rows without rare units may repeat: each copy competes on its own draw, so that a
     # common row is kept as often as any other
     u = np.where(np.isnan(u), rng.random(len(pool)), u)

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 import ouroboros
+from ouroboros.causal.graph import graph_record
 from ouroboros.errors import FileFormatError, ParameterError
 from ouroboros.metrics.base import CATEGORIES, Metric
+from ouroboros.metrics.causal import InterventionError
 from ouroboros.metrics.context import EvaluationContext, subsampling_notes
 from ouroboros.metrics.registry import resolve
 from ouroboros.schema import Schema
@@ -298,6 +300,13 @@ def _record(metric: Metric, result, ceiling, seconds: float) -> MetricRecord:
     )
 
 
+def _with_graph(metric: Metric, edges: list) -> Metric:
+    """``intervention_error`` without a graph of its own gets the evaluation's graph."""
+    if isinstance(metric, InterventionError) and metric.graph is None:
+        return InterventionError(graph=edges, treatment=metric.treatment, outcome=metric.outcome)
+    return metric
+
+
 def evaluate(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -310,6 +319,7 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
     ceilings: bool = True,
+    graph: Any = None,
 ) -> Evaluation:
     """Score ``synthetic`` against ``real`` with every applicable metric (or ``metrics``).
 
@@ -321,9 +331,14 @@ def evaluate(
     reason. ``progress(name, done, total)`` is called before each metric.
     ``ceilings=False`` skips the ceilings, which depend on ``real`` and ``holdout`` only:
     a caller scoring many samples against the same rows computes them once.
+    ``graph``: a causal graph (a fitted ``causal`` model, edges or a JSON file), drawn in
+    the report and given to ``intervention_error`` as the graph it adjusts by.
     """
     explicit = metrics is not None
     chosen = resolve(metrics)
+    drawn = None if graph is None else graph_record(graph, list(real.columns))
+    if drawn is not None:
+        chosen = [_with_graph(metric, drawn["edges"]) for metric in chosen]
     if not explicit and getattr(schema, "sequence", None) is None:
         # a table of rows, not of sequences: the sequence metrics are not part of its set
         chosen = [metric for metric in chosen if "sequence" not in metric.requires]
@@ -351,6 +366,8 @@ def evaluate(
     if progress is not None:
         progress("", len(chosen), len(chosen))
     info = context.describe()
+    if drawn is not None:
+        info["causal_graph"] = drawn
     info["subsampling"] = subsampling_notes()
     info["seconds"] = time.perf_counter() - started
     info["ceiling"] = (

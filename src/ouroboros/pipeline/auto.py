@@ -109,12 +109,16 @@ def make_select(ctx, out: Path, meta: dict[str, Any]) -> None:
 
 
 def corrections(
-    spec: dict[str, Any], ranking: list[str], tried: list[str], correct: str | None = None
+    spec: dict[str, Any],
+    ranking: list[str],
+    tried: list[str],
+    correct: str | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[dict]:
     """The settings ``[adapt]`` tries after ``spec`` failed the gate, in order: the same
     model with its sample corrected by ``correct`` (no refit), the same generator trained
     twice as long (when it has epochs), then the next generators of the auto ranking (or
-    of the default candidates)."""
+    of the default candidates), each with its table of ``params`` under ``name = "auto"``."""
     from ouroboros import synthesizers
 
     if correct is not None:
@@ -127,4 +131,4 @@ def corrections(
     others = ranking or [n for n in DEFAULT_CANDIDATES if n in synthesizers.names()]
     for name in others:
         if name != spec["name"] and name not in tried:
-            yield {"name": name, "seed": spec["seed"], "params": {}}
+            yield {"name": name, "seed": spec["seed"], "params": dict((params or {}).get(name, {}))}

@@ -252,9 +252,10 @@ def _adapt(
     ranking = runner.entries["select"].meta["ranking"] if "select" in runner.entries else []
     tried = [first["name"]]
     later = [s for s in STEPS if s.name in ("fit", "sample", "evaluate", "gate")]
+    table = settings.generator["params"] if settings.generator["name"] == "auto" else None
     for number, spec in zip(
         range(2, settings.adapt["max_attempts"] + 1),
-        corrections(first, ranking, tried, settings.adapt.get("correct")),
+        corrections(first, ranking, tried, settings.adapt.get("correct"), table),
         strict=False,
     ):
         fix = f", sample corrected by {spec['correct']}" if spec.get("correct") else ""

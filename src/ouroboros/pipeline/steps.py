@@ -119,8 +119,8 @@ def _make_source(ctx: Context, out: Path, meta: dict[str, Any]) -> None:
     meta["lineage"] = _split_lineage(table, split, files["data"])
     if files["holdout"] is not None:
         _split_lineage(holdout, [holdout], files["holdout"])
-    write_table(train, out / "train.parquet")
-    write_table(holdout, out / "holdout.parquet")
+    write_table(train, out / "train.parquet", store=False)  # caches: in no catalog
+    write_table(holdout, out / "holdout.parquet", store=False)
     meta.update(
         rows=len(train),
         holdout_rows=len(holdout),
@@ -229,7 +229,7 @@ def _make_sample(ctx: Context, out: Path, meta: dict[str, Any]) -> None:
     meta["watermarked"] = bool(takes and settings["watermark"])
     if settings["correct"] is not None:
         synthetic, meta["correction"] = correct_sample(ctx, synthetic, settings)
-    write_table(synthetic, out / "synthetic.parquet")
+    write_table(synthetic, out / "synthetic.parquet", store=False)  # a cache, not published
     meta["rows"] = rows
 
 
@@ -405,7 +405,7 @@ def publish_table(entries: dict[str, Entry], config: PipelineConfig) -> list[Pat
     synthetic = read_table(entries["sample"].path("synthetic.parquet"))
     csv = entries["source"].meta.get("csv")
     target = Path(config.publish["path"])
-    write_table(synthetic, target, CsvFormat.from_dict(csv) if csv else None)
+    write_table(synthetic, target, CsvFormat.from_dict(csv) if csv else None, store=False)
     _catalog(synthetic, config.publish.get("catalog"))
     written = [target]
     if lineage_sidecar(target).is_file() and target.name.lower().endswith(CSV_SUFFIXES):

@@ -125,6 +125,7 @@ _LEVERS = {
     "adaptive_drift": "drift",
     "adaptive_real_share": "real share",
     "adaptive_accumulate": "from earlier generations",
+    "adaptive_from_generation_0": "from generation 0",
     "adaptive_correct": "correction γ",
     "adaptive_bank": "budget banked",
 }

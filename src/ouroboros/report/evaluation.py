@@ -14,6 +14,7 @@ from ouroboros import __version__
 from ouroboros.errors import FileFormatError
 from ouroboros.io import atomic_write_text
 from ouroboros.report import figures, templating
+from ouroboros.report.causal import graph_view
 from ouroboros.report.sequence import sequence_figures
 
 CATEGORY_TITLES = {
@@ -216,6 +217,10 @@ def _context(data: dict, title: str | None) -> dict:
         "scorecard": scorecard,
         "sections": _sections(data),
         "skipped": data.get("skipped", {}),
+        "graph": graph_view(data["info"]["causal_graph"])
+        if data.get("info", {}).get("causal_graph")
+        else None,
+        "privacy_record": data.get("info", {}).get("privacy_record"),
     }
 
 

@@ -296,16 +296,27 @@ def causal_graph(
         columns.setdefault(layer[node], []).append(node)
     where = {n: (x, -i + (len(c) - 1) / 2) for x, c in columns.items() for i, n in enumerate(c)}
     height = max(len(c) for c in columns.values())
-    fig = figure(max(3.0, 2.2 * len(columns)), max(2.0, 0.7 * height))
-    axes = fig.add_subplot()
     cut = {tuple(e) for e in removed}
-    for a, b in [*edges, *[e for e in removed if tuple(e) not in {tuple(x) for x in edges}]]:
+    drawn = [*edges, *[e for e in removed if tuple(e) not in {tuple(x) for x in edges}]]
+    # an edge that skips a layer is an arc, so it does not hide behind the edges it spans
+    bend = {(a, b): 0.3 * (-1) ** k for k, (a, b) in enumerate(drawn) if layer[b] - layer[a] > 1}
+    bulge = max((0.15 * (layer[b] - layer[a]) for a, b in bend), default=0.0)
+    fig = figure(max(3.0, 2.2 * len(columns)), max(2.0, 0.7 * (height + 2 * bulge)))
+    axes = fig.add_subplot()
+    for a, b in drawn:
         style = {"color": SERIES[1], "linestyle": "--"} if (a, b) in cut else {"color": GUIDE}
         axes.annotate(
             "",
             xy=where[b],
             xytext=where[a],
-            arrowprops={"arrowstyle": "-|>", "shrinkA": 14, "shrinkB": 14, "lw": 1, **style},
+            arrowprops={
+                "arrowstyle": "-|>",
+                "shrinkA": 14,
+                "shrinkB": 14,
+                "lw": 1,
+                "connectionstyle": f"arc3,rad={bend.get((a, b), 0.0)}",
+                **style,
+            },
         )
     for node, (x, y) in where.items():
         axes.text(
@@ -318,6 +329,6 @@ def causal_graph(
             bbox={"boxstyle": "round", "fc": "white", "ec": REAL},
         )
     axes.set_xlim(-0.6, len(columns) - 0.4)
-    axes.set_ylim(-height / 2 - 0.1, height / 2 + 0.1)
+    axes.set_ylim(-height / 2 - 0.1 - bulge, height / 2 + 0.1 + bulge)
     axes.axis("off")
     return png(fig)

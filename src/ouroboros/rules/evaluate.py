@@ -74,7 +74,7 @@ def column_values(series: pd.Series, is_datetime: bool = False, fmt: str | None 
         return np.asarray(datetime_seconds(stamps), dtype="float64"), "dt"
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype="float64", na_value=np.nan), "num"
-    values = series.to_numpy(dtype=object)
+    values = series.to_numpy(dtype=object, copy=True)
     values[pd.isna(series).to_numpy()] = None
     return values, "text"
 

@@ -28,10 +28,17 @@ from ouroboros.errors import (
     ParameterError,
 )
 from ouroboros.lineage import attach_lineage, training_lineage
+from ouroboros.lineage.frames import training_reference
 from ouroboros.lineage.guard import check as check_training_data
 from ouroboros.lineage.guard import check_policy
+from ouroboros.lineage.watermark import (
+    RARE_BLOCK,
+    load_key,
+    markable,
+    pool_size,
+    select_rows,
+)
 from ouroboros.lineage.watermark import key_id as watermark_key_id
-from ouroboros.lineage.watermark import load_key, pool_size, select_rows
 from ouroboros.schema import ColumnKind, Schema
 from ouroboros.synthesizers.modelfile import file_sha256, read_model, write_model
 from ouroboros.synthesizers.params import (
@@ -203,6 +210,7 @@ class Synthesizer(ABC):
         check_policy(guard, max_synthetic_share, max_depth)
         schema = _resolve_schema(data, schema)
         self.training_lineage_ = training_lineage(data)
+        self.training_row_hashes_ = training_reference(data)  # in memory only: never saved
         self.guard_ = self._guard(data, guard, max_synthetic_share, max_depth, allow_synthetic)
         if rules:
             schema.rules = list(dict.fromkeys([*schema.rules, *rules]))
@@ -275,17 +283,41 @@ class Synthesizer(ABC):
         n = int(n)
         rng = self.sample_rng_ if seed is None else np.random.default_rng(seed)
         key = load_key() if watermark and not self.tags.sequential else None
-        if key is None:
-            table = self._sample_table(n, rng, conditions)
-        else:
-            parts = []
-            for start in range(0, n, WATERMARK_CHUNK):
-                kept = min(WATERMARK_CHUNK, n - start)
-                pool = self._sample_table(pool_size(kept, bool(conditions)), rng, conditions)
-                parts.append(pool.iloc[select_rows(pool, kept, key, rng)])
-            table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        table, key = self._watermarked_table(n, rng, conditions, key)
         key_id = None if key is None else watermark_key_id(key)
         return attach_lineage(self, table.reset_index(drop=True), seed, watermark_key_id=key_id)
+
+    def _watermarked_table(
+        self, n: int, rng: np.random.Generator, conditions: dict | None, key: bytes | None
+    ) -> tuple[pd.DataFrame, bytes | None]:
+        """``n`` rows, the greenest of more drawn under ``key``, and the key that marked
+        them: ``None`` when there is no key, or when a first block of rows shows no
+        fine-grained column to carry the mark (then no extra rows are drawn)."""
+        if key is None:
+            return self._sample_table(n, rng, conditions), None
+        conditional = bool(conditions)
+        first = pool_size(min(WATERMARK_CHUNK, n), conditional)
+        probe = self._sample_table(min(RARE_BLOCK, first), rng, conditions)
+        if not markable(probe, key):
+            if len(probe) >= n:
+                return probe.iloc[:n], None
+            rest = self._sample_table(n - len(probe), rng, conditions)
+            table = pd.concat([probe, rest], ignore_index=True)
+            return self._fresh_identifiers(table, rng), None
+        parts, kept = [], 0
+        while kept < n:
+            size = min(WATERMARK_CHUNK, n - kept)
+            pool = self._sample_table(pool_size(size, conditional) - len(probe), rng, conditions)
+            pool = pd.concat([probe, pool], ignore_index=True) if len(probe) else pool
+            probe = probe.iloc[:0]
+            parts.append(pool.iloc[select_rows(pool, size, key, rng)])
+            kept += size
+        table = pd.concat(parts, ignore_index=True)  # the first pool holds two draws
+        return self._fresh_identifiers(table, rng), key
+
+    def _fresh_identifiers(self, table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Identifier columns drawn afresh for rows put together from several draws."""
+        return self.transformer_.fresh_identifiers(table, rng)
 
     def _sample_table(
         self, n: int, rng: np.random.Generator, conditions: dict[str, Any] | None
@@ -308,6 +340,7 @@ class Synthesizer(ABC):
                     n - len(table), rng, {}, lambda m: self._draw_rows(m, rng)
                 )
                 table = pd.concat([table, more], ignore_index=True)
+                table = self._fresh_identifiers(table, rng)
         return table.reset_index(drop=True)
 
     def _draw_rows(self, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -16,14 +16,15 @@ own (sampled) marginal, independently of the row.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from ouroboros.causal.discovery import METHODS, discover, normal_scores
+from ouroboros.causal.discovery import METHODS, discover, indicators, normal_scores
 from ouroboros.causal.graph import CausalGraph, Edge, Knowledge, read_dag
-from ouroboros.errors import ConditionError, DataError, ParameterError
+from ouroboros.errors import ConditionError, DataError, OuroborosWarning, ParameterError
 from ouroboros.schema import ColumnKind
 from ouroboros.synthesizers.base import Synthesizer, Tags
 from ouroboros.synthesizers.causal_nodes import Basis, NodeModel, NodeValues
@@ -111,17 +112,30 @@ class CausalSynthesizer(Synthesizer):
 
     def _graph(self, values: dict[str, NodeValues]) -> CausalGraph:
         nodes = list(self.layout_)
-        if self.dag is not None:
-            edges = read_dag(self.dag) if isinstance(self.dag, (str, os.PathLike)) else self.dag
-            return CausalGraph.build(nodes, edges)
         knowledge = Knowledge.build(self.forbidden, self.required, self.tiers)
         unknown = sorted(knowledge.columns() - set(nodes))
         if unknown:
             raise ParameterError(f"background knowledge names unknown columns {unknown}")
+        if self.dag is not None:
+            edges = read_dag(self.dag) if isinstance(self.dag, (str, os.PathLike)) else self.dag
+            graph = CausalGraph.build(nodes, edges)
+            broken = knowledge.violations(graph)
+            if broken:
+                raise ParameterError(
+                    "the given graph (dag=) contradicts the background knowledge: "
+                    + "; ".join(broken)
+                )
+            return graph
         if len(nodes) < 2:
             return CausalGraph.build(nodes, [])
         scores = np.column_stack([_score(values[n]) for n in nodes])
-        return discover(scores, nodes, knowledge, self.discovery, self.alpha, self.seed or 0)
+        blocks = [
+            scores[:, [k]] if values[n].code is None else indicators(values[n].code)
+            for k, n in enumerate(nodes)
+        ]
+        return discover(
+            scores, nodes, knowledge, self.discovery, self.alpha, self.seed or 0, blocks
+        )
 
     def _fit(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self.layout_ = self._layout()
@@ -179,11 +193,11 @@ class CausalSynthesizer(Synthesizer):
             paths = self.fair.get("paths", "all")
             if paths not in ("all", "direct"):
                 raise ParameterError(f"fair['paths'] must be 'all' or 'direct'; got {paths!r}")
-            if paths == "direct":
-                removed.add((sensitive, target))
-            else:
-                reach = self.graph_.ancestors(target) | {target}
-                removed |= {(sensitive, c) for c in self.graph_.children(sensitive) if c in reach}
+            reach = {target} if paths == "direct" else self.graph_.ancestors(target) | {target}
+            cut = {(sensitive, c) for c in self.graph_.children(sensitive) if c in reach}
+            if not cut:
+                _warn_uncut(self.graph_, sensitive, target, paths)
+            removed |= cut
         unknown = sorted(removed - set(self.graph_.edges))
         if unknown:
             raise ParameterError(f"cannot remove edges {unknown}: the graph has no such edges")
@@ -260,9 +274,13 @@ class CausalSynthesizer(Synthesizer):
             delta = self._encode(column, [shift]).number - self._encode(column, [0]).number
             return ("shift", float(delta[0]))
         if isinstance(wanted, str) and self.schema_[column].kind is not ColumnKind.DATETIME:
-            raise ConditionError(
-                f"intervention on {column!r}: {wanted!r} is neither a number nor a shift such as '+5'"
-            )
+            try:
+                wanted = float(wanted)
+            except ValueError:
+                raise ConditionError(
+                    f"intervention on {column!r}: {wanted!r} is neither a number nor a shift "
+                    "such as '+5'"
+                ) from None
         return ("set", self._encode(column, [wanted]))
 
     def _code(self, column: str, value: Any) -> int:
@@ -306,6 +324,9 @@ class CausalSynthesizer(Synthesizer):
             raise ParameterError("counterfactual needs at least one intervention")
         affected = set(actions).union(*(self.graph_.descendants(c) for c in actions))
         involved = affected.union(*(self.graph_.parents(c) for c in affected))
+        lacking = [c for c in self.schema_.names if c not in rows.columns]
+        if lacking:
+            raise DataError(f"counterfactual rows lack the training columns {lacking}")
         gaps = [c for c in sorted(involved) if rows[c].isna().any()] if not rows.empty else []
         if gaps:
             raise DataError(f"counterfactual rows have missing values in {gaps}; fill them first")
@@ -343,6 +364,18 @@ class CausalSynthesizer(Synthesizer):
         self.template_ = self.transformer_.inverse_transform(
             np.zeros((1, self.transformer_.output_dim), dtype=np.float32), np.random.default_rng(0)
         )
+
+
+def _warn_uncut(graph: CausalGraph, sensitive: str, target: str, paths: str) -> None:
+    """``fair`` found nothing to cut: say why, and when the dependence stays."""
+    what = "direct edge" if paths == "direct" else "causal path"
+    message = f"fair: the graph has no {what} from {sensitive!r} to {target!r}; nothing is cut"
+    if sensitive in graph.descendants(target):
+        message += (
+            f", and {target!r} causes {sensitive!r} there, so the two stay dependent "
+            f"(give tiers with {sensitive!r} before {target!r})"
+        )
+    warnings.warn(message, OuroborosWarning, stacklevel=3)
 
 
 def _score(got: NodeValues) -> np.ndarray:

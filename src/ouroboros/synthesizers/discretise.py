@@ -98,6 +98,17 @@ class Discretiser:
                 out[spec["name"]] = _decode_number(spec, column, rng)
         return pd.DataFrame(out, index=pd.RangeIndex(n))
 
+    def fresh_identifiers(self, table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """``table`` with its identifier columns drawn afresh for all rows at once."""
+        specs = [spec for spec in self.columns_ if spec["type"] == "identifier"]
+        if not specs:
+            return table
+        table = table.copy()
+        for spec in specs:
+            generator = IdentifierGenerator.from_state(spec["generator"])
+            table[spec["name"]] = generator.generate(len(table), rng).set_axis(table.index)
+        return table
+
     # ------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "type": "discretiser", "columns": self.columns_}

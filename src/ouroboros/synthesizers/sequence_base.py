@@ -22,6 +22,7 @@ import pandas as pd
 
 from ouroboros.errors import ConditionError, ModelFileError, ParameterError
 from ouroboros.lineage import attach_lineage, training_lineage
+from ouroboros.lineage.frames import training_reference
 from ouroboros.lineage.guard import check_policy
 from ouroboros.schema import Schema, detect_column
 from ouroboros.synthesizers.base import Synthesizer, Tags, _refuse_missing, _resolve_schema
@@ -109,6 +110,7 @@ class SequenceSynthesizer(Synthesizer):
         if not self.tags.handles_missing:
             _refuse_missing(type(self).__name__, data)
         self.training_lineage_ = training_lineage(data)
+        self.training_row_hashes_ = training_reference(data)  # in memory only: never saved
         self.guard_ = self._guard(data, guard, max_synthetic_share, max_depth, allow_synthetic)
         rng = np.random.default_rng(self.seed)
         self.schema_, self.rules_ = schema, None
@@ -159,7 +161,8 @@ class SequenceSynthesizer(Synthesizer):
         ``conditions`` fix or bound static columns (as in ``Synthesizer.sample``);
         ``start`` is the first time or step of a single series (default: the training
         series' first). Sequences carry no watermark yet (``watermark`` is accepted and
-        ignored); the table carries its lineage record as every sample does.
+        ignored, and ``ouro detect`` says it cannot test a table whose record names a
+        sequence generator); the table carries its lineage record as every sample does.
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:

@@ -5,7 +5,10 @@ entity (its static columns, its number of events ``__length__`` and the time or 
 its first event ``__start__``) and one row per event (the time since the entity's
 previous event ``__gap__``, 0 for the first, then the event columns). :func:`assemble`
 inverts it for generated tables: fresh keys, the index rebuilt as start plus the running
-sum of gaps, in the training column's dtype and format.
+sum of gaps, in the training column's dtype and format. Fresh keys never name a training
+entity (integers count on from the largest training key, text keys take a prefix no
+training key has), so that a table mixing real and synthetic sequences, as the collapse
+lab's ``mix`` and ``accumulate`` strategies build, keeps every entity apart.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Layout:
     n_entities: int = 1
     max_length: int = 1
     integer_key: bool = True
+    key_start: int = 1
+    key_prefix: str = "s"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,6 +80,14 @@ def layout_of(data: pd.DataFrame, schema: Schema) -> Layout:
                 f"{info.kind.value}: set its kind in the schema or choose another column"
             )
     key_dtype = data[spec.key].dtype if spec.key is not None else np.dtype("int64")
+    integer_key = bool(pd.api.types.is_integer_dtype(key_dtype))
+    key_start, key_prefix = 1, "s"
+    if spec.key is not None and len(data):
+        keys = data[spec.key]
+        if integer_key:
+            key_start = int(keys.max()) + 1
+        else:
+            key_prefix = _fresh_prefix(keys.astype(str))
     return Layout(
         spec=spec,
         columns=list(data.columns),
@@ -83,8 +96,18 @@ def layout_of(data: pd.DataFrame, schema: Schema) -> Layout:
         index_kind=index_kind,
         datetime_format=fmt,
         timezone=tz,
-        integer_key=bool(pd.api.types.is_integer_dtype(key_dtype)),
+        integer_key=integer_key,
+        key_start=key_start,
+        key_prefix=key_prefix,
     )
+
+
+def _fresh_prefix(keys: pd.Series) -> str:
+    """``s``, ``s_``, ``s__``...: the first prefix that, followed by digits, names no key."""
+    prefix = "s"
+    while keys.str.fullmatch(rf"{prefix}\d+").any():
+        prefix += "_"
+    return prefix
 
 
 def split(data: pd.DataFrame, layout: Layout) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -117,8 +140,11 @@ def assemble(
     owner = np.repeat(np.arange(len(lengths)), lengths)
     out: dict[str, Any] = {}
     if spec.key is not None:
-        keys = np.arange(1, len(lengths) + 1)[owner]
-        out[spec.key] = keys if layout.integer_key else np.char.add("s", keys.astype(str))
+        if layout.integer_key:
+            out[spec.key] = np.arange(layout.key_start, layout.key_start + len(lengths))[owner]
+        else:
+            keys = np.arange(1, len(lengths) + 1)[owner]
+            out[spec.key] = np.char.add(layout.key_prefix, keys.astype(str))
     for column in spec.static:
         out[column] = entities[column].to_numpy()[owner]
     for column in layout.events:

@@ -20,7 +20,7 @@ import pandas as pd
 from ouroboros.errors import ConditionError
 from ouroboros.rules import Columns, Plan, RuleError, Step, parse_all, plan, value, violations
 from ouroboros.rules.evaluate import modal_rows, truth
-from ouroboros.rules.plan import step_for
+from ouroboros.rules.plan import candidates, step_for
 from ouroboros.schema import ColumnKind, ColumnSchema, Schema, detect_column
 
 #: example rows shown when the real data breaks a rule
@@ -304,6 +304,164 @@ class RuleTransform:
                 broken = any(not _equal(reference[c].iloc[0], fixed[c]) for c in step.produces)
             if broken:
                 raise ConditionError(f"the conditions {fixed} break the rule {text!r}")
+
+    # ------------------------------------------------------------ conditions and holes
+    def inner_conditions(
+        self, conditions: dict[str, Any], predicates: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+        """Conditions on the full table passed down to the rewritten one: those on its
+        own columns as they are, and, as the values allowed in an inner categorical
+        column, those on a dependent of a one-column lookup (its determinants that map
+        to a wanted value) or on a member of fixed combinations (the combinations
+        meeting it). The others are met only by ``predicates`` on restored rows."""
+        inner = self.inner_schema_
+        native = {c: v for c, v in conditions.items() if c in inner}
+        choices: dict[str, list[Any]] = {}
+        for step in self.plan_.steps:
+            wanted = [c for c in step.produces if c in conditions and c not in inner]
+            if not wanted:
+                continue
+            table = self.tables_.get(step.index, {})
+            if step.kind == "lookup" and len(step.inputs) == 1:
+                column = step.inputs[0]
+                if column in self.produced() or inner[column].kind is not ColumnKind.CATEGORICAL:
+                    continue
+                keys = pd.DataFrame({c: _cast(table[c], self.schema[c]) for c in table})
+            elif step.kind == "combine":
+                column = table["column"]
+                keys = pd.DataFrame({c: _cast(table[c], self.schema[c]) for c in step.produces})
+                keys[column] = [str(i) for i in range(len(keys))]
+            else:
+                continue
+            meets = np.ones(len(keys), dtype=bool)
+            for c in wanted:
+                meets &= predicates[c](keys[c])
+            allowed = set(keys.loc[meets, column])
+            if column in choices:
+                allowed &= set(choices[column])
+            if not allowed:
+                raise ConditionError(
+                    f"no value of {column!r} gives { ({c: conditions[c] for c in wanted}) } "
+                    f"under the rule {self.schema.rules[step.index]!r}"
+                )
+            choices[column] = sorted(allowed, key=str)
+        return native, choices
+
+    def rewrite(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (the full columns, missing cells allowed) as the rewritten table the
+        generator models, each inner cell missing where a cell it comes from is."""
+        columns = Columns(frame.reset_index(drop=True), datetime_formats(self.schema))
+        out = frame.reset_index(drop=True).copy()
+        for step in self.plan_.steps:
+            table = self.tables_.get(step.index, {})
+            if step.kind == "derive":
+                if step.sign:
+                    gap = step.sign * (columns[step.target][0] - value(step.expr, columns)[0])
+                    out[table["gap"]] = np.maximum(np.broadcast_to(gap, (len(out),)), 0.0)
+                out = out.drop(columns=step.target)
+            elif step.kind == "lookup":
+                out = out.drop(columns=list(step.produces))
+            elif step.kind == "combine":
+                members = list(step.produces)
+                keys = pd.DataFrame({c: _cast(table[c], self.schema[c]) for c in members})
+                where = {k: str(i) for i, k in enumerate(_keys(keys, members))}
+                code = _keys(out, members).map(where).astype(object)
+                code[out[members].isna().any(axis=1).to_numpy()] = None
+                out = out.drop(columns=members)
+                out[table["column"]] = code.where(code.notna(), None).to_numpy()
+        return out[self.inner_schema_.names]
+
+    def row_choices(self, frame: pd.DataFrame) -> dict[str, tuple[list[Any], np.ndarray]]:
+        """Per row of ``frame`` (the full columns), the categories of an inner column
+        that agree with its observed cells: the combinations of a ``fixed`` rule
+        matching its observed members, the determinants of a one-column lookup mapping
+        to its observed dependents. Maps the inner column to its categories and a
+        ``(rows, categories)`` mask."""
+        out = {}
+        frame = frame.reset_index(drop=True)
+        for step in self.plan_.steps:
+            table = self.tables_[step.index] if step.kind in ("lookup", "combine") else {}
+            if step.kind == "combine":
+                column, names = table["column"], list(step.produces)
+                categories = [str(i) for i in range(len(table[names[0]]))]
+            elif step.kind == "lookup" and len(step.inputs) == 1:
+                column, names = step.inputs[0], list(step.produces)
+                if column in self.produced() or (
+                    self.inner_schema_[column].kind is not ColumnKind.CATEGORICAL
+                ):
+                    continue
+                categories = list(_cast(table[column], self.schema[column]))
+            else:
+                continue
+            agree = np.ones((len(frame), len(categories)), dtype=bool)
+            for name in names:
+                keys = _cast(table[name], self.schema[name]).astype(object).to_numpy()
+                seen = frame[name].astype(object).to_numpy()
+                equal = seen[:, None] == keys[None, :]
+                agree &= equal | pd.isna(frame[name]).to_numpy()[:, None]
+            out[column] = (categories, agree)
+        return out
+
+    def solve(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the missing cells that its rules fix from the observed ones
+        filled: the one missing input of an equality whose result is observed
+        (``code == hour * 100 + minute`` gives ``hour``), and the determinant of an
+        observed dependent value that one determinant value alone maps to."""
+        out = frame.reset_index(drop=True).copy()
+        formats = datetime_formats(self.schema)
+        for step in self.plan_.steps:
+            if step.kind == "derive" and step.sign == 0:
+                for other in candidates(step.index, self.rules_[step.index]):
+                    if other.sign == 0 and other.target in step.inputs:
+                        out = self._solve_for(other, out, Columns(out, formats))
+            elif step.kind == "lookup" and len(step.inputs) == 1:
+                out = self._solve_lookup(step, out)
+        return out
+
+    def _solve_for(self, step: Step, frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+        rows = frame[step.target].isna().to_numpy().copy()
+        for name in step.inputs:
+            rows &= frame[name].notna().to_numpy()
+        if rows.any():
+            numbers = np.broadcast_to(value(step.expr, columns)[0], (len(frame),))
+            solved = _from_numbers(numbers[rows], self.schema[step.target])
+            column = frame[step.target].astype(object)
+            column[rows] = solved.to_numpy()
+            frame[step.target] = _cast(column, self.schema[step.target]).infer_objects()
+        return frame
+
+    def _solve_lookup(self, step: Step, frame: pd.DataFrame) -> pd.DataFrame:
+        det, dep = step.inputs[0], list(step.produces)
+        rows = frame[det].isna().to_numpy() & frame[dep].notna().all(axis=1).to_numpy()
+        if not rows.any():
+            return frame
+        table = self.tables_[step.index]
+        keys = pd.DataFrame({c: _cast(table[c], self.schema[c]) for c in table})
+        by_dep = keys.groupby(_keys(keys, dep).to_numpy())[det]
+        unique = by_dep.nunique(dropna=False) == 1
+        reverse = by_dep.first()[unique]
+        found = _keys(frame.loc[rows], dep).map(reverse)
+        column = frame[det].astype(object)
+        column[np.flatnonzero(rows)] = found.where(found.notna(), None).to_numpy()
+        frame[det] = _cast(column, self.schema[det]).infer_objects()
+        return frame
+
+    def breaking(self, table: pd.DataFrame) -> np.ndarray:
+        """Rows of a full table breaking any rule, dependencies and fixed combinations
+        read against the stored tables; a row with a missing value a rule reads breaks
+        nothing there."""
+        columns = Columns(table.reset_index(drop=True), datetime_formats(self.schema))
+        steps = {s.index: s for s in self.plan_.steps}
+        mask = np.zeros(len(table), dtype=bool)
+        for index, rule in enumerate(self.rules_):
+            step, reference = steps.get(index), None
+            if step is not None and step.kind in ("lookup", "combine"):
+                stored = self.tables_[step.index]
+                names = list(step.inputs + step.produces)
+                keys = pd.DataFrame({c: _cast(stored[c], self.schema[c]) for c in names})
+                reference = Columns(keys, datetime_formats(self.schema))
+            mask |= violations(rule, columns, reference)
+        return mask
 
     # ------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:

@@ -374,6 +374,21 @@ class TableTransformer:
         names = [pipeline.name for pipeline in self.columns_]
         return pd.DataFrame(dict(zip(names, decoded, strict=True)), index=pd.RangeIndex(n))
 
+    def fresh_identifiers(self, table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """``table`` with its identifier columns drawn afresh for all rows at once, so that
+        rows put together from several draws keep unique identifiers."""
+        check_fitted(self, "columns_")
+        pipelines = [
+            p for p in self.columns_
+            if isinstance(p, _GeneratedColumn) and isinstance(p.generator, IdentifierGenerator)
+        ]  # fmt: skip
+        if not pipelines:
+            return table
+        table = table.copy()
+        for pipeline, child in zip(pipelines, child_rngs(rng, len(pipelines)), strict=True):
+            table[pipeline.name] = pipeline.generate(len(table), child).set_axis(table.index)
+        return table
+
     # ------------------------------------------------------------ layout queries
     def _pipeline(self, column: str):
         check_fitted(self, "columns_")
