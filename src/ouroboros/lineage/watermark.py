@@ -48,6 +48,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
@@ -65,6 +66,8 @@ HOME_ENV = "OURO_HOME"
 KEY_FILE = "watermark.key"
 #: share of units that are green under a random key
 GAMMA = 0.5
+#: rows kept per round of selection (bounds the candidate rows held at once)
+MARK_CHUNK = 8192
 #: candidate rows drawn per row kept
 OVERSAMPLE = 32
 #: candidate rows per row kept when the rows must meet conditions
@@ -386,6 +389,36 @@ def select_rows(pool: pd.DataFrame, n: int, key: bytes, rng: np.random.Generator
     # common row is kept as often as any other
     u = np.where(np.isnan(u), rng.random(len(pool)), u)
     return np.sort(np.argsort(u, kind="stable")[:n])
+
+
+def marked_rows(
+    draw: Callable[[int], pd.DataFrame],
+    n: int,
+    key: bytes,
+    rng: np.random.Generator,
+    conditional: bool = False,
+) -> tuple[pd.DataFrame, bool]:
+    """``n`` rows kept from more that ``draw(m)`` gives, and whether they carry the mark.
+
+    A first block of :data:`RARE_BLOCK` rows decides: when no column subset is
+    fine-grained (:func:`markable`), no extra rows are drawn and the rows are unmarked.
+    Otherwise rows are kept in chunks of :data:`MARK_CHUNK`, each the greenest of
+    :func:`pool_size` candidates."""
+    probe = draw(min(RARE_BLOCK, pool_size(min(MARK_CHUNK, n), conditional)))
+    if not markable(probe, key):
+        if len(probe) >= n:
+            return probe.iloc[:n].reset_index(drop=True), False
+        return pd.concat([probe, draw(n - len(probe))], ignore_index=True), False
+    parts, kept = [], 0
+    while kept < n:
+        size = min(MARK_CHUNK, n - kept)
+        pool = pd.concat(
+            [probe, draw(pool_size(size, conditional) - len(probe))], ignore_index=True
+        )
+        probe = probe.iloc[:0]
+        parts.append(pool.iloc[select_rows(pool, size, key, rng)])
+        kept += size
+    return pd.concat(parts, ignore_index=True), True
 
 
 def pool_size(n: int, conditional: bool = False) -> int:

@@ -31,14 +31,8 @@ from ouroboros.lineage import attach_lineage, training_lineage
 from ouroboros.lineage.frames import training_reference
 from ouroboros.lineage.guard import check as check_training_data
 from ouroboros.lineage.guard import check_policy
-from ouroboros.lineage.watermark import (
-    RARE_BLOCK,
-    load_key,
-    markable,
-    pool_size,
-    select_rows,
-)
 from ouroboros.lineage.watermark import key_id as watermark_key_id
+from ouroboros.lineage.watermark import load_key, marked_rows
 from ouroboros.schema import ColumnKind, Schema
 from ouroboros.synthesizers.modelfile import file_sha256, read_model, write_model
 from ouroboros.synthesizers.params import (
@@ -55,8 +49,6 @@ from ouroboros.values import datetime_seconds
 #: rows drawn per round of rejection sampling, as a multiple of the rows asked for
 _REJECTION_BATCH = 4
 _REJECTION_ROUNDS = 50
-#: rows kept per round of watermark selection (bounds the candidate rows held at once)
-WATERMARK_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -209,9 +201,7 @@ class Synthesizer(ABC):
         self._check_params()
         check_policy(guard, max_synthetic_share, max_depth)
         schema = _resolve_schema(data, schema)
-        self.training_lineage_ = training_lineage(data)
-        self.training_row_hashes_ = training_reference(data)  # in memory only: never saved
-        self.guard_ = self._guard(data, guard, max_synthetic_share, max_depth, allow_synthetic)
+        self._trace_training_data(data, guard, max_synthetic_share, max_depth, allow_synthetic)
         if rules:
             schema.rules = list(dict.fromkeys([*schema.rules, *rules]))
         if not self.tags.handles_missing:
@@ -229,6 +219,22 @@ class Synthesizer(ABC):
         self.sample_rng_ = np.random.default_rng(rng.integers(2**63))
         return self
 
+    def _trace_training_data(
+        self,
+        data: pd.DataFrame,
+        policy: str,
+        max_synthetic_share: float,
+        max_depth: int | None,
+        allow_synthetic: bool,
+    ) -> None:
+        """Resolve the lineage of training ``data``, keep a reference of its row hashes (in
+        memory only: never saved) and run the contamination guard on it."""
+        self.training_lineage_ = training_lineage(data)
+        self.training_row_hashes_ = training_reference(data)
+        self.guard_ = self._guard(
+            data, policy, max_synthetic_share, max_depth, allow_synthetic, stacklevel=5
+        )
+
     def _guard(
         self,
         data: pd.DataFrame,
@@ -236,6 +242,7 @@ class Synthesizer(ABC):
         max_synthetic_share: float,
         max_depth: int | None,
         allow_synthetic: bool,
+        stacklevel: int = 4,
     ) -> dict[str, Any] | None:
         """Run the contamination guard on training ``data`` (for fits that override ``fit``:
         call it after setting ``training_lineage_``)."""
@@ -246,7 +253,7 @@ class Synthesizer(ABC):
             max_synthetic_share=max_synthetic_share,
             max_depth=max_depth,
             allow_synthetic=allow_synthetic,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
     @abstractmethod
@@ -290,34 +297,16 @@ class Synthesizer(ABC):
     def _watermarked_table(
         self, n: int, rng: np.random.Generator, conditions: dict | None, key: bytes | None
     ) -> tuple[pd.DataFrame, bytes | None]:
-        """``n`` rows, the greenest of more drawn under ``key``, and the key that marked
-        them: ``None`` when there is no key, or when a first block of rows shows no
-        fine-grained column to carry the mark (then no extra rows are drawn)."""
+        """``n`` rows and the key that marked them (:func:`~ouroboros.lineage.watermark.
+        marked_rows`; ``None`` when there is no key or nothing could carry the mark)."""
         if key is None:
             return self._sample_table(n, rng, conditions), None
-        conditional = bool(conditions)
-        first = pool_size(min(WATERMARK_CHUNK, n), conditional)
-        probe = self._sample_table(min(RARE_BLOCK, first), rng, conditions)
-        if not markable(probe, key):
-            if len(probe) >= n:
-                return probe.iloc[:n], None
-            rest = self._sample_table(n - len(probe), rng, conditions)
-            table = pd.concat([probe, rest], ignore_index=True)
-            return self._fresh_identifiers(table, rng), None
-        parts, kept = [], 0
-        while kept < n:
-            size = min(WATERMARK_CHUNK, n - kept)
-            pool = self._sample_table(pool_size(size, conditional) - len(probe), rng, conditions)
-            pool = pd.concat([probe, pool], ignore_index=True) if len(probe) else pool
-            probe = probe.iloc[:0]
-            parts.append(pool.iloc[select_rows(pool, size, key, rng)])
-            kept += size
-        table = pd.concat(parts, ignore_index=True)  # the first pool holds two draws
-        return self._fresh_identifiers(table, rng), key
-
-    def _fresh_identifiers(self, table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        """Identifier columns drawn afresh for rows put together from several draws."""
-        return self.transformer_.fresh_identifiers(table, rng)
+        table, marked = marked_rows(
+            lambda m: self._sample_table(m, rng, conditions), n, key, rng, bool(conditions)
+        )
+        # rows from several draws: identifiers drawn afresh so that they stay unique
+        table = self.transformer_.fresh_identifiers(table, rng)
+        return table, key if marked else None
 
     def _sample_table(
         self, n: int, rng: np.random.Generator, conditions: dict[str, Any] | None
@@ -340,7 +329,7 @@ class Synthesizer(ABC):
                     n - len(table), rng, {}, lambda m: self._draw_rows(m, rng)
                 )
                 table = pd.concat([table, more], ignore_index=True)
-                table = self._fresh_identifiers(table, rng)
+                table = self.transformer_.fresh_identifiers(table, rng)
         return table.reset_index(drop=True)
 
     def _draw_rows(self, n: int, rng: np.random.Generator) -> pd.DataFrame:

@@ -42,8 +42,7 @@ _DAMAGE = (
     OSError,
     ValueError,  # includes json.JSONDecodeError and UnicodeDecodeError
     KeyError,
-    NotImplementedError,  # an unknown compression method
-    RuntimeError,  # "File is encrypted"
+    RuntimeError,  # "File is encrypted", and an unknown compression method (a subclass)
     OverflowError,
 )
 

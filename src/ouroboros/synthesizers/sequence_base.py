@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ouroboros.errors import ConditionError, ModelFileError, ParameterError
-from ouroboros.lineage import attach_lineage, training_lineage
-from ouroboros.lineage.frames import training_reference
+from ouroboros.lineage import attach_lineage
 from ouroboros.lineage.guard import check_policy
 from ouroboros.schema import Schema, detect_column
 from ouroboros.synthesizers.base import Synthesizer, Tags, _refuse_missing, _resolve_schema
@@ -109,9 +108,7 @@ class SequenceSynthesizer(Synthesizer):
             )
         if not self.tags.handles_missing:
             _refuse_missing(type(self).__name__, data)
-        self.training_lineage_ = training_lineage(data)
-        self.training_row_hashes_ = training_reference(data)  # in memory only: never saved
-        self.guard_ = self._guard(data, guard, max_synthetic_share, max_depth, allow_synthetic)
+        self._trace_training_data(data, guard, max_synthetic_share, max_depth, allow_synthetic)
         rng = np.random.default_rng(self.seed)
         self.schema_, self.rules_ = schema, None
         self.layout_ = layout_of(data, schema)
