@@ -7,12 +7,11 @@ hospitals (encounters per patient as sequences, patients with two encounters or 
 fits on the training part and draws as many sequences (one series of as many hours,
 or as many patients); the sequence metrics score the draw against the training part,
 and their ceilings score the holdout the same way. PAR (``bench/.venv-sdv``, sdv 2.0.0)
-runs as a subprocess with ``--par-epochs`` epochs (its default is 128; half of it keeps
-the script within 40 minutes of two shared cores: at 64 epochs PAR fitted Diabetes in
-835 s, so 128 would take about half an hour on that table alone) and, on the long
-series, segments of 64 hours.
+runs as a subprocess with ``--par-epochs`` epochs (default 128, PAR's own default; at
+64 epochs PAR fitted Diabetes in 835 s on two busy cores) and, on the long series,
+segments of 64 hours.
 
-    python bench/sequences.py            # about 21 minutes on two busy cores (load 5)
+    python bench/sequences.py            # about 40 minutes on two busy cores, PAR most of it
     python bench/sequences.py --quick    # smaller subsets and epochs, a smoke run
 """
 
@@ -206,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=int, default=1440)
     parser.add_argument("--patients", type=int, default=600)
-    parser.add_argument("--par-epochs", type=int, default=64)
+    parser.add_argument("--par-epochs", type=int, default=128)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
@@ -248,9 +247,9 @@ def main() -> None:
         "Lower is better everywhere but `predictive` (TSTR next-step error over the error of a "
         "model trained on real sequences: 1 is as useful as real data). `disc.` is TimeGAN's "
         "|accuracy - 0.5| of a classifier on whole-sequence features. PAR is SDV 2.0.0's "
-        f"PARSynthesizer with {args.par_epochs} epochs (its default is 128; "
-        f"{'the same' if args.par_epochs >= 128 else 'fewer'} to keep the script within 40 "
-        "minutes of two shared cores). `sequence` runs its defaults: a mixture head over the "
+        f"PARSynthesizer with {args.par_epochs} epochs "
+        f"({'its default' if args.par_epochs == 128 else 'its default is 128'}). "
+        "`sequence` runs its defaults: a mixture head over the "
         "normal scores of numeric event columns with more than 20 distinct values.",
     ]
     print("\n".join(body))

@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ouroboros.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ouroboros.schema import Schema
 
 console = Console(stderr=True)
 
@@ -68,3 +74,16 @@ def _value(raw: str) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError:
         return raw
+
+
+def sequence_schema(
+    table: pd.DataFrame, schema: Path | None, key: str | None, index: str | None
+) -> Schema | Path | None:
+    """The schema to fit with: ``schema`` (a JSON path) as given, or, with ``--sequence-key``
+    or ``--sequence-index``, it (or the detected one) declaring the table as sequences."""
+    if key is None and index is None:
+        return schema
+    from ouroboros.schema import Schema
+
+    loaded = Schema.load(schema) if schema is not None else Schema.detect(table)
+    return loaded.with_sequence(table, key=key, index=index)

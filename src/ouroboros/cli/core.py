@@ -10,7 +10,13 @@ from rich.table import Table
 
 from ouroboros import datasets, synthesizers
 from ouroboros.causal.graph import read_dag
-from ouroboros.cli._common import console, parse_conditions, parse_params, step
+from ouroboros.cli._common import (
+    console,
+    parse_conditions,
+    parse_params,
+    sequence_schema,
+    step,
+)
 from ouroboros.cli.detect import guard_options, guarded_fit
 from ouroboros.cli.lineage import STORE_HELP, ensure_fit_lineage, sample_lineage
 from ouroboros.cli.privacy import dp_params, precheck, private_kind, record_fit
@@ -87,9 +93,7 @@ def fit(
     with step(f"fitting {synth} on {len(table):,} rows x {table.shape[1]} columns"):
         found = fit_rules(table, schema, rules, auto_rules(model, auto), rule_tolerance)
         extra = {"rules": found, "rule_tolerance": rule_tolerance} if found else {}
-        if sequence_key is not None or sequence_index is not None:
-            schema = Schema.load(schema) if schema is not None else Schema.detect(table)
-            schema = schema.with_sequence(table, key=sequence_key, index=sequence_index)
+        schema = sequence_schema(table, schema, sequence_key, sequence_index)
         guarded_fit(model, table, data, guarding, schema=schema, **extra)
     ensure_fit_lineage(model, table)
     _record_format(model.schema_, csv_format)

@@ -32,7 +32,9 @@ first, real rows for what they cannot hold. Every decision goes into the generat
 record (``info``: ``adaptive_*``; ``decision``: the reasons in plain words), and the
 collapse report shows them. Resumable: the decisions read earlier generations' records
 (``Pool.history``), never process state. Derivations and the reasoning in
-``docs/COLLAPSE_THEORY.md`` §6.
+``docs/COLLAPSE_THEORY.md`` §6. On a sequence table with an entity key every count (the
+budget's share, the validation set, the reservoir) is in whole entities, and the importance
+weight of an entity is the mean of its rows'; one keyless series is refused.
 """
 
 from __future__ import annotations
@@ -43,16 +45,9 @@ import numpy as np
 import pandas as pd
 
 from ouroboros.collapse.correctors import Importance, systematic
-from ouroboros.collapse.strategies import (
-    Pool,
-    Source,
-    Strategy,
-    TrainingSet,
-    _concat,
-    _draw,
-    register,
-)
-from ouroboros.errors import ParameterError
+from ouroboros.collapse.strategies import Pool, Source, Strategy, TrainingSet, register
+from ouroboros.collapse.units import Units
+from ouroboros.errors import CollapseError, ParameterError
 
 #: the indicators the controller watches (``tstr_ratio`` joins when a target is set)
 INDICATORS = ("tail_kept", "coverage", "detection_auc")
@@ -143,23 +138,31 @@ class Adaptive(Strategy):
     def real_rows_needed(self, size: int, generations: int) -> int:
         return size + self.validation
 
+    def check_units(self, units: Units) -> None:
+        if units.series:
+            raise CollapseError(
+                "strategy 'adaptive' works on plain tables and on sequence tables with an "
+                "entity key; for one series (no key) use e.g. 'mix:0.2', 'fresh:0.2' or "
+                "'accumulate'"
+            )
+
     # ------------------------------------------------------------ measuring
     def _validation(self, pool: Pool) -> pd.DataFrame:
-        held = pool.reserve.iloc[: self.validation]
-        return held if len(held) >= 40 else pool.real
+        held = pool.units.head(pool.reserve, self.validation)
+        return held if pool.units.count(held) >= 40 else pool.real
 
     def measure(self, sample: pd.DataFrame, pool: Pool) -> dict[str, float]:
         """The indicators of ``sample`` against the validation rows (half as the real
         reference, half as the test set of the utility metric)."""
         from ouroboros import metrics
 
-        validation = self._validation(pool)
-        half = len(validation) // 2
+        units, validation = pool.units, self._validation(pool)
+        half = units.count(validation) // 2
         names = list(INDICATORS) + ([UTILITY] if pool.target else [])
         scores = metrics.evaluate(
-            validation.iloc[:half].reset_index(drop=True),
-            sample.iloc[: pool.size].reset_index(drop=True),
-            holdout=validation.iloc[half:].reset_index(drop=True),
+            units.part(validation, 0, half).reset_index(drop=True),
+            units.head(sample, pool.size).reset_index(drop=True),
+            holdout=units.part(validation, half).reset_index(drop=True),
             target=pool.target,
             metrics=names,
             schema=pool.schema,
@@ -223,6 +226,7 @@ class Adaptive(Strategy):
         return {"real_share": share, "correct": correct, "bank": bank}
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        self.check_units(pool.units)
         history = pool.history
         if generation >= 2 and len(history) >= 2 and "adaptive_base_drift" in history[1]:
             base = _prefixed(history[1], "adaptive_base_")
@@ -261,27 +265,30 @@ class Adaptive(Strategy):
         """Real rows, then synthetic rows from every earlier generation's sample by
         ``weights``: drawn as they are, or, with a correction, resampled from
         ``reservoir`` times as many candidates by their importance weights."""
-        n_syn = pool.size - n_real
+        units, n_syn = pool.units, pool.size - n_real
         samples = [pool.synthetic(k) for k in range(len(weights))]
-        room = np.array([len(s) for s in samples])
+        room = np.array([units.count(s) for s in samples])
         wanted = n_syn if correct <= 0 else min(math.ceil(n_syn * self.reservoir), room.sum())
         counts = _allocate(wanted, weights, room, rng)
-        frames = [_draw(s, int(c), rng) for s, c in zip(samples, counts, strict=True) if c]
-        origin = np.repeat(np.flatnonzero(counts), counts[counts > 0])
-        candidates = _concat(frames) if frames else pool.real.iloc[:0]
-        info = {"candidates": float(len(candidates))}
+        frames = [units.draw(s, int(c), rng) for s, c in zip(samples, counts, strict=True) if c]
+        origin = np.repeat(np.flatnonzero(counts), counts[counts > 0])  # per unit
+        candidates = units.concat(frames) if frames else pool.real.iloc[:0]
+        rows = units.sizes(candidates)
+        info = {"candidates": float(len(rows))}
         if correct > 0 and n_syn:
             importance = Importance(correct).weights(candidates, pool, rng)
             chosen = np.sort(systematic(importance, n_syn, rng))
-            info["effective_rows"] = 1.0 / float(np.sum(importance**2)) / len(candidates)
-            candidates, origin = candidates.iloc[chosen].reset_index(drop=True), origin[chosen]
+            info["effective_rows"] = 1.0 / float(np.sum(importance**2)) / len(rows)
+            candidates = units.take(candidates, chosen).reset_index(drop=True)
+            origin, rows = origin[chosen], rows[chosen]
         latest = len(weights) - 1
         info["accumulate"] = float(np.mean(origin != latest)) if len(origin) else 0.0
         info["from_generation_0"] = float(np.mean(origin == 0)) if len(origin) else 0.0
-        provenance = [Source(None, n_real)] + [
-            Source(int(k), int((origin == k).sum())) for k in np.unique(origin)
+        real = units.draw(pool.real, n_real, rng)
+        provenance = [Source(None, len(real))] + [
+            Source(int(k), int(rows[origin == k].sum())) for k in np.unique(origin)
         ]
-        data = _concat([_draw(pool.real, n_real, rng), candidates])
+        data = units.concat([real, candidates])
         return TrainingSet(data, [p for p in provenance if p.rows], info)
 
     def explain(

@@ -18,6 +18,9 @@ the true distribution p*; a real table offers only its rows. Three stand-ins, on
   rule kept only by rejection are replaced by rows that keep every rule.
 
 A corrector joins any strategy with ``+``: ``replace+real:1``, ``mix:0.05+importance:2``.
+On a sequence table with an entity key ``real`` and ``importance`` work in whole entities
+(an entity's weight is the mean of its rows'); ``rules`` works on plain tables only, and
+one keyless series takes no corrector (:meth:`Corrector.check_units`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import pandas as pd
 
 from ouroboros.collapse import _rows
 from ouroboros.collapse.strategies import _JOIN, Named, Pool, Source, Strategy, TrainingSet
+from ouroboros.collapse.units import ROWS, Units
 from ouroboros.errors import CollapseError, ParameterError
 
 
@@ -76,8 +80,19 @@ class Corrector(Named, ABC):
         return gamma / (1.0 + gamma)
 
     def real_rows_needed(self, size: int) -> int:
-        """Real rows held back from training for this corrector."""
+        """Real units held back from training for this corrector."""
         return 0
+
+    def check_units(self, units: Units) -> None:
+        """Raise :class:`CollapseError` unless the corrector keeps these units whole: rows
+        and entities, not the steps of one series (swapping or reweighting single steps
+        would scramble it)."""
+        if units.series:
+            raise CollapseError(
+                f"corrector {self.name!r} works on plain tables and on sequence tables with "
+                "an entity key; one series (no key) has no entities to swap or reweight: "
+                "use a strategy without a corrector, e.g. 'mix:0.2' or 'fresh:0.2'"
+            )
 
     @abstractmethod
     def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
@@ -106,18 +121,19 @@ class HeldBackReal(Corrector):
         return math.ceil(size * self.share - 1e-9)
 
     def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
-        held = pool.reserve.iloc[: self.real_rows_needed(pool.size)]
+        units = pool.units
+        held = units.head(pool.reserve, self.real_rows_needed(pool.size))
         if len(held) == 0:
             held = pool.real
-        n = len(synthetic)
+        n, n_held = units.count(synthetic), units.count(held)
         replace = rng.random(n) < self.share
         k = int(replace.sum())
-        chosen = rng.choice(len(held), size=k, replace=k > len(held))
-        data = pd.concat(
-            [synthetic.iloc[np.flatnonzero(~replace)], held.iloc[chosen]], ignore_index=True
-        )
-        origin = np.r_[np.flatnonzero(~replace), np.full(k, -1)]
-        return Correction(data, origin, {"held_back_rows": float(len(held))})
+        chosen = rng.choice(n_held, size=k, replace=k > n_held)
+        kept = units.positions(synthetic, np.flatnonzero(~replace))
+        parts = [synthetic.iloc[kept], units.take(held, chosen)]
+        data = pd.concat(parts, ignore_index=True) if units.kind == ROWS else units.concat(parts)
+        origin = np.r_[kept, np.full(len(parts[1]), -1)]
+        return Correction(data, origin, {"held_back_rows": float(n_held)})
 
 
 class Importance(Corrector):
@@ -142,21 +158,28 @@ class Importance(Corrector):
         self.max_ratio = max_ratio
 
     def weights(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> np.ndarray:
-        """Each synthetic row's resampling weight (1 + γ·r̂)/(1 + γ), normalised to sum 1."""
+        """Each synthetic unit's resampling weight (1 + γ·r̂)/(1 + γ), normalised to sum 1:
+        per row, or per entity the mean of its rows' (the classifier never sees the key)."""
         from ouroboros.collapse.verifiers import Discriminator
 
-        p = np.clip(Discriminator()(pool.real, synthetic, rng), 1e-6, 1 - 1e-6)
+        units = pool.units
+        scores = Discriminator()(units.features(pool.real), units.features(synthetic), rng)
+        p = np.clip(scores, 1e-6, 1 - 1e-6)
         ratio = np.minimum(p / (1 - p) * len(synthetic) / len(pool.real), self.max_ratio)
         weights = (1.0 + self.strength * ratio) / (1.0 + self.strength)
+        if units.kind != ROWS:
+            weights = units.means(synthetic, weights)
         return weights / weights.sum()
 
     def correct(self, synthetic: pd.DataFrame, pool: Pool, rng: np.random.Generator) -> Correction:
-        n = len(synthetic)
+        units = pool.units
         weights = self.weights(synthetic, pool, rng)
+        n = len(weights)
         chosen = systematic(weights, n, rng)
         ess = 1.0 / float(np.sum(weights**2))
         info = {"effective_rows": ess / n, "distinct_rows": len(np.unique(chosen)) / n}
-        return Correction(synthetic.iloc[chosen].reset_index(drop=True), chosen, info)
+        data = units.take(synthetic, chosen).reset_index(drop=True)
+        return Correction(data, units.positions(synthetic, chosen), info)
 
 
 def systematic(weights: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -187,6 +210,14 @@ class RuleRepair(Corrector):
 
     def __init__(self, discover: bool = True):
         self.discover = discover
+
+    def check_units(self, units: Units) -> None:
+        if units.kind != ROWS:
+            raise CollapseError(
+                "corrector 'rules' works on plain tables only: it repairs and replaces single "
+                "rows, which would cut sequences; for a sequence table use 'real:γ' or "
+                "'importance:γ' (whole entities)"
+            )
 
     def _schema(self, pool: Pool):
         from ouroboros.schema import Schema
@@ -345,7 +376,12 @@ class Corrected(Strategy):
     def real_rows_needed(self, size: int, generations: int) -> int:
         return self.base.real_rows_needed(size, generations) + self.corrector.real_rows_needed(size)
 
+    def check_units(self, units: Units) -> None:
+        self.base.check_units(units)
+        self.corrector.check_units(units)
+
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        self.check_units(pool.units)
         train = self.base.training_set(generation, pool, rng)
         return correct_training_set(train, self.corrector, pool, rng)
 
@@ -389,7 +425,7 @@ def correct_training_set(
     parts = [real_rows, fixed.data.iloc[order]]
     if fixed.real_rows:
         provenance.append(Source(None, fixed.real_rows))
-    data = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    data = pool.units.concat(parts)
     info = dict(train.info) | {f"correct_{k}": v for k, v in fixed.info.items()}
     info["corrector_real_rows"] = float(fixed.real_rows)
     return TrainingSet(data, provenance, info, train.explanation)

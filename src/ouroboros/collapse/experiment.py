@@ -26,9 +26,11 @@ from ouroboros.collapse.records import GenerationRecord
 from ouroboros.collapse.result import CollapseResult
 from ouroboros.collapse.strategies import Strategy, parse
 from ouroboros.collapse.trajectory import RECORD, read_records, run_trajectory
+from ouroboros.collapse.units import Units
 from ouroboros.errors import CollapseError, DataError, ParameterError, check_param
 from ouroboros.io import atomic_write_text, read_table
 from ouroboros.schema import Schema
+from ouroboros.sequence_schema import entity_order
 
 #: metric categories the lab evaluates when no metric names are given
 DEFAULT_CATEGORIES = ("collapse", "fidelity", "diversity", "detection", "utility")
@@ -81,8 +83,9 @@ class CollapseExperiment:
     seeds:
         A number of seeds (``3`` means 0, 1, 2) or the seeds themselves.
     sample_size:
-        Training rows per generation (and synthetic rows evaluated); by default the
-        most every strategy can afford from the real training rows.
+        Training units per generation (and synthetic units evaluated): rows of a plain
+        table, whole entities of a sequence table with a key, steps of one series; by
+        default the most every strategy can afford from the real training data.
     metrics:
         Metric names; by default every registered metric of :data:`DEFAULT_CATEGORIES`.
     target:
@@ -90,8 +93,9 @@ class CollapseExperiment:
     schema:
         The table's schema (a :class:`~ouroboros.schema.Schema`, its dict or a JSON path);
         by default detected. Give one with a sequence spec (``Schema.with_sequence``) to
-        run a sequence generator: the holdout then takes whole entities, and the sequence
-        metrics join the default ones.
+        run a sequence generator: the lab then works in whole entities (one series: in
+        contiguous stretches, the holdout its last stretch in time; see
+        :mod:`ouroboros.collapse.units`), and the sequence metrics join the default ones.
     """
 
     def __init__(
@@ -197,7 +201,7 @@ class CollapseExperiment:
                     f"holdout fraction {holdout} of {len(real)} rows leaves {n_holdout} holdout "
                     f"and {len(real) - n_holdout} training rows; both need at least 2"
                 )
-            order, n_holdout = _split_order(real, seeds[0], self._sequence(), n_holdout)
+            order, n_holdout = _split_order(real, seeds[0], self._given_schema(), n_holdout)
             holdout = real.iloc[order[:n_holdout]].reset_index(drop=True)
             train = real.iloc[order[n_holdout:]].reset_index(drop=True)
         else:
@@ -238,7 +242,9 @@ class CollapseExperiment:
         given = self._given_schema()
         return Schema.detect(train) if given is None else given.conform(train)
 
-    def _size(self, chosen: tuple[Strategy, ...], n_real: int) -> int:
+    def _size(self, chosen: tuple[Strategy, ...], n_real: int, unit: str = "rows") -> int:
+        """Training units per generation: the given ``sample_size``, checked, or the most
+        every strategy can afford from the ``n_real`` real training units."""
         generations = self.generations
 
         def fits(size: int) -> bool:
@@ -252,16 +258,16 @@ class CollapseExperiment:
             if not fits(size):
                 needs = {s.spec: s.real_rows_needed(size, generations) for s in chosen}
                 raise CollapseError(
-                    f"sample_size={size} needs more real training rows than the {n_real} "
-                    f"available: {needs}; lower sample_size or give more rows"
+                    f"sample_size={size} needs more real training {unit} than the {n_real} "
+                    f"available: {needs}; lower sample_size or give more {unit}"
                 )
             return size
         if not fits(2):
             raise CollapseError(
-                f"{n_real} real training rows are too few for these strategies over "
+                f"{n_real} real training {unit} are too few for these strategies over "
                 f"{generations} generations"
             )
-        low, high = 2, n_real  # the real rows a strategy needs grow with the size
+        low, high = 2, n_real  # the real units a strategy needs grow with the size
         while low < high:
             middle = (low + high + 1) // 2
             low, high = (middle, high) if fits(middle) else (low, middle - 1)
@@ -293,17 +299,21 @@ class CollapseExperiment:
         chosen = self._strategies()
         synth = self._synthesizer_spec()
         train, holdout = self._tables(seeds)
+        schema = self._schema(train)
+        units = Units.of(schema)
+        for strategy in chosen:
+            strategy.check_units(units)
         return Plan(
             synthesizer=synth,
             strategies=chosen,
             seeds=tuple(seeds),
             generations=self.generations,
-            sample_size=self._size(chosen, len(train)),
+            sample_size=self._size(chosen, units.count(train), units.kind),
             metrics=self._metric_names(),
             target=self.target,
             train=train,
             holdout=holdout,
-            schema=self._schema(train).to_dict(),
+            schema=schema.to_dict(),
         )
 
     # ------------------------------------------------------------ running
@@ -372,12 +382,18 @@ def _execute(
 
 
 def _split_order(
-    real: pd.DataFrame, seed: int, sequence: Any, n_holdout: int
+    real: pd.DataFrame, seed: int, schema: Schema | None, n_holdout: int
 ) -> tuple[np.ndarray, int]:
-    """Rows in random order and the holdout's size; with a sequence key, whole entities in
-    random order and the holdout ending with an entity."""
+    """Row positions with the holdout's first, and the holdout's size: rows in random order;
+    with a sequence key, whole entities in random order and the holdout ending with an
+    entity; for one series, the last ``n_holdout`` steps in time, then the series from its
+    start."""
     rng = np.random.default_rng([seed, _SPLIT])
-    if sequence is None or sequence.key is None:
+    sequence = None if schema is None else schema.sequence
+    if sequence is not None and sequence.key is None:
+        order = entity_order(real, sequence, Units.of(schema).datetime_format)[0]
+        return np.r_[order[len(real) - n_holdout :], order[: len(real) - n_holdout]], n_holdout
+    if sequence is None:
         return rng.permutation(len(real)), n_holdout
     codes = pd.factorize(real[sequence.key], use_na_sentinel=False)[0]
     rank = rng.permutation(codes.max() + 1)[codes]

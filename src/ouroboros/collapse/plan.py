@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 
 from ouroboros.collapse.strategies import Strategy
+from ouroboros.collapse.units import ROWS, Units
+from ouroboros.schema import Schema
 
 FORMAT = "ouroboros-collapse"
 
@@ -21,7 +23,8 @@ class Plan:
     ``synthesizer`` is ``{"cls": class or registry name, "params": {...}}``; ``train``
     and ``holdout`` the real rows to train on and to evaluate against; ``schema`` the
     training table's :meth:`~ouroboros.schema.Schema.to_dict`; ``sample_size`` the
-    training rows per generation.
+    training units per generation (rows; whole entities of a keyed sequence table; steps
+    of one series: :mod:`ouroboros.collapse.units`).
     """
 
     synthesizer: dict[str, Any]
@@ -40,6 +43,7 @@ class Plan:
         cls = self.synthesizer["cls"]
         name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
         params = json.loads(json.dumps(self.synthesizer["params"], default=repr))
+        unit = Units.of(Schema.from_dict(self.schema)).kind
         return {
             "format": FORMAT,
             "format_version": 1,
@@ -49,15 +53,17 @@ class Plan:
             "seeds": list(self.seeds),
             "generations": self.generations,
             "sample_size": self.sample_size,
+            "unit": unit,
             "metrics": list(self.metrics),
             "target": self.target,
             "train_rows": len(self.train),
             "holdout_rows": len(self.holdout),
             "data": {"train": _fingerprint(self.train), "holdout": _fingerprint(self.holdout)},
+            # the reference models draw rows: a sequence run gets no theory curve
             "categorical_frequencies": {
                 c["name"]: c["frequencies"]
                 for c in self.schema["columns"]
-                if c.get("kind") == "categorical" and c.get("frequencies")
+                if c.get("kind") == "categorical" and c.get("frequencies") and unit == ROWS
             },
         }
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ouroboros.collapse import _rows
 from ouroboros.collapse._rows import ReferenceModel, Rows
+from ouroboros.collapse.units import Units
 from ouroboros.errors import CollapseError, ParameterError
 
 
@@ -64,6 +65,8 @@ class Pool:
     :class:`~ouroboros.schema.Schema` (its rules serve the ``rules`` corrector);
     ``target`` the experiment's target column; ``history[k]`` the ``info`` recorded by
     generation k, for strategies that decide from what earlier generations measured.
+    ``size`` and every draw count :attr:`units`: rows of a plain table, whole entities
+    of a keyed sequence table, steps of one series (:mod:`ouroboros.collapse.units`).
     """
 
     real: pd.DataFrame
@@ -73,6 +76,11 @@ class Pool:
     schema: Any = None
     target: str | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def units(self) -> Units:
+        """How this table is counted, drawn and joined (from ``schema``)."""
+        return Units.of(self.schema)
 
 
 Verifier = Callable[[pd.DataFrame, pd.DataFrame, np.random.Generator], np.ndarray]
@@ -127,12 +135,15 @@ class Strategy(Named, ABC):
             _share(self.name, self.value)
 
     def sample_size(self, size: int) -> int:
-        """Rows to draw from each generation's model when training sets hold ``size`` rows."""
+        """Units to draw from each generation's model when training sets hold ``size``."""
         return size
 
     def real_rows_needed(self, size: int, generations: int) -> int:
-        """Real training rows a whole run of ``generations`` generations consumes."""
+        """Real training units a whole run of ``generations`` generations consumes."""
         return size
+
+    def check_units(self, units: Units) -> None:
+        """Raise :class:`CollapseError` if the strategy cannot keep these units whole."""
 
     @abstractmethod
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
@@ -175,20 +186,6 @@ def _share(name: str, value: object) -> None:
         )
 
 
-def _draw(frame: pd.DataFrame, count: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``count`` rows of ``frame`` drawn uniformly without replacement."""
-    return frame.iloc[np.sort(rng.choice(len(frame), size=count, replace=False))]
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    return (
-        pd.concat(frames, ignore_index=True)
-        if len(frames) > 1
-        else frames[0].reset_index(drop=True)
-    )
-
-
 class Replace(Strategy):
     name = "replace"
     citation = (
@@ -216,7 +213,7 @@ class Accumulate(Strategy):
         frames = [pool.real] + [pool.synthetic(k) for k in range(generation)]
         provenance = [Source(None, len(pool.real))]
         provenance += [Source(k, len(frames[k + 1])) for k in range(generation)]
-        return TrainingSet(_concat(frames), provenance)
+        return TrainingSet(pool.units.concat(frames), provenance)
 
     def reference_step(self, model, current, pool, size, rng) -> Rows:
         pool.append(model.sample(current, size, rng))
@@ -233,14 +230,13 @@ class AccumulateSubsample(Strategy):
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         frames = [pool.real] + [pool.synthetic(k) for k in range(generation)]
-        owners = np.repeat(np.arange(-1, generation), [len(f) for f in frames])
-        chosen = np.sort(rng.choice(len(owners), size=pool.size, replace=False))
-        data = _concat(frames).iloc[chosen].reset_index(drop=True)
-        counts = np.bincount(owners[chosen] + 1, minlength=generation + 1)
+        total = sum(pool.units.count(f) for f in frames)
+        chosen = np.sort(rng.choice(total, size=pool.size, replace=False))
+        data, rows = pool.units.gather(frames, chosen, rng)
         provenance = [
-            Source(None if k < 0 else int(k), int(counts[k + 1]))
+            Source(None if k < 0 else int(k), int(rows[k + 1]))
             for k in range(-1, generation)
-            if counts[k + 1]
+            if rows[k + 1]
         ]
         return TrainingSet(data, provenance)
 
@@ -257,18 +253,18 @@ class Mix(Strategy):
         "Bertrand et al. 2024, 'On the Stability of Iterative Retraining of Generative Models "
         "on their Own Data'"
     )
-    description = "keeps a fixed share of real rows (drawn from the original real data)"
+    description = "keeps a fixed share of real units (drawn from the original real data)"
 
     def __init__(self, share: float):
         self.share = share
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        units = pool.units
         n_real = round(self.share * pool.size)
-        real = _draw(pool.real, n_real, rng)
-        previous = pool.synthetic(generation - 1)
-        synthetic = _draw(previous, pool.size - n_real, rng)
-        provenance = [Source(None, n_real), Source(generation - 1, pool.size - n_real)]
-        return TrainingSet(_concat([real, synthetic]), [p for p in provenance if p.rows])
+        real = units.draw(pool.real, n_real, rng)
+        synthetic = units.draw(pool.synthetic(generation - 1), pool.size - n_real, rng)
+        provenance = [Source(None, len(real)), Source(generation - 1, len(synthetic))]
+        return TrainingSet(units.concat([real, synthetic]), [p for p in provenance if p.rows])
 
     def reference_step(self, model, current, pool, size, rng) -> Rows:
         synthetic = model.sample(current, size, rng)
@@ -289,18 +285,20 @@ class Fresh(Strategy):
         return size + (generations - 1) * round(self.share * size)
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
+        units, unit = pool.units, pool.units.kind
         n_new = round(self.share * pool.size)
         start = (generation - 1) * n_new
-        if start + n_new > len(pool.reserve):
+        left = units.count(pool.reserve) - start
+        if n_new > left:
             raise CollapseError(
-                f"strategy {self.spec!r} needs {n_new} new real rows at generation {generation} "
-                f"but only {len(pool.reserve) - start} unused real rows are left; give more real "
-                "rows, a smaller sample_size or a smaller share"
+                f"strategy {self.spec!r} needs {n_new} new real {unit} at generation "
+                f"{generation} but only {left} unused real {unit} are left; give more real "
+                f"{unit}, a smaller sample_size or a smaller share"
             )
-        fresh = pool.reserve.iloc[start : start + n_new]
-        synthetic = _draw(pool.synthetic(generation - 1), pool.size - n_new, rng)
-        provenance = [Source(None, n_new), Source(generation - 1, pool.size - n_new)]
-        return TrainingSet(_concat([fresh, synthetic]), [p for p in provenance if p.rows])
+        fresh = units.part(pool.reserve, start, start + n_new)
+        synthetic = units.draw(pool.synthetic(generation - 1), pool.size - n_new, rng)
+        provenance = [Source(None, len(fresh)), Source(generation - 1, len(synthetic))]
+        return TrainingSet(units.concat([fresh, synthetic]), [p for p in provenance if p.rows])
 
     def reference_step(self, model, current, pool, size, rng) -> Rows:
         synthetic = model.sample(current, size, rng)
@@ -312,11 +310,14 @@ class Fresh(Strategy):
 class Curate(Strategy):
     """Keep the most realistic synthetic rows according to a verifier.
 
-    Each generation draws ``size / keep`` rows from the previous model and keeps the
-    ``size`` rows the verifier scores highest. A verifier is any callable
-    ``verifier(real, candidates, rng) -> scores`` (higher is more realistic) or a
-    boolean mask (rows that pass; the training set may then be smaller). The default
-    is :class:`ouroboros.collapse.verifiers.Discriminator`. The reference twin uses the
+    Each generation draws ``size / keep`` units from the previous model and keeps the
+    ``size`` the verifier scores highest. A verifier is any callable
+    ``verifier(real, candidates, rng) -> scores`` of one score per row (higher is more
+    realistic) or a boolean mask (rows that pass; the training set may then be smaller).
+    On a sequence table it sees the rows without the entity key, an entity scores the
+    mean of its rows (passes when all pass) and one series keeps its best window
+    (:meth:`~ouroboros.collapse.units.Units.keep`). The default is
+    :class:`ouroboros.collapse.verifiers.Discriminator`. The reference twin uses the
     oracle verifier (the true log-likelihood ratio, a Bayes-optimal discriminator).
     """
 
@@ -346,24 +347,21 @@ class Curate(Strategy):
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
         from ouroboros.collapse.verifiers import Discriminator
 
+        units = pool.units
         candidates = pool.synthetic(generation - 1)
         verifier = self.verifier or Discriminator()
-        scores = np.asarray(verifier(pool.real, candidates, rng))
+        scores = np.asarray(verifier(units.features(pool.real), units.features(candidates), rng))
         if scores.shape != (len(candidates),):
             raise CollapseError(
                 f"the curate verifier returned {scores.shape} scores for {len(candidates)} rows"
             )
-        if scores.dtype == bool:
-            chosen = np.flatnonzero(scores)[: pool.size]
-        else:
-            chosen = np.sort(np.argsort(-scores, kind="stable")[: pool.size])
-        if len(chosen) == 0:
+        data = units.keep(candidates, scores, pool.size)
+        if len(data) == 0:
             raise CollapseError(f"the curate verifier kept none of the {len(candidates)} rows")
-        data = candidates.iloc[chosen].reset_index(drop=True)
         return TrainingSet(
             data,
             [Source(generation - 1, len(data))],
-            {"keep_rate": len(data) / len(candidates)},
+            {"keep_rate": units.count(data) / units.count(candidates)},
         )
 
     def reference_step(self, model, current, pool, size, rng) -> Rows:
@@ -402,17 +400,18 @@ class Anchor(Strategy):
             )
 
     def synthetic_rows(self, size: int) -> int:
-        """Synthetic rows added to the ``size`` real rows."""
+        """Synthetic units added to the ``size`` real units."""
         return round(self.ratio * size)
 
     def sample_size(self, size: int) -> int:
         return max(size, self.synthetic_rows(size))
 
     def training_set(self, generation: int, pool: Pool, rng: np.random.Generator) -> TrainingSet:
-        previous = pool.synthetic(generation - 1)
-        synthetic = _draw(previous, min(self.synthetic_rows(pool.size), len(previous)), rng)
+        units, previous = pool.units, pool.synthetic(generation - 1)
+        count = min(self.synthetic_rows(pool.size), units.count(previous))
+        synthetic = units.draw(previous, count, rng)
         provenance = [Source(None, len(pool.real)), Source(generation - 1, len(synthetic))]
-        return TrainingSet(_concat([pool.real, synthetic]), [p for p in provenance if p.rows])
+        return TrainingSet(units.concat([pool.real, synthetic]), [p for p in provenance if p.rows])
 
     def reference_step(self, model, current, pool, size, rng) -> Rows:
         extra = self.synthetic_rows(size)

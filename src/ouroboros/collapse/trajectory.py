@@ -34,6 +34,7 @@ import pandas as pd
 
 from ouroboros.collapse import strategies
 from ouroboros.collapse.records import GenerationRecord, Score
+from ouroboros.collapse.units import Units
 from ouroboros.io import atomic_write_text, read_table, write_table
 from ouroboros.schema import Schema
 
@@ -143,11 +144,16 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def split_real(real: pd.DataFrame, size: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The generation-0 training rows (``size`` of them) and the unused reserve, for one seed."""
-    order = generation_rng(seed, 0, _ORDER).permutation(len(real))
-    shuffled = real.iloc[order].reset_index(drop=True)
-    return shuffled.iloc[:size].reset_index(drop=True), shuffled.iloc[size:].reset_index(drop=True)
+def split_real(
+    real: pd.DataFrame, size: int, seed: int, units: Units | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The generation-0 training set (``size`` units) and the unused reserve, for one seed:
+    rows or whole entities in the seed's random order, or the first ``size`` steps of one
+    series and the steps after them."""
+    units = units or Units()
+    arranged = units.arrange(real, generation_rng(seed, 0, _ORDER))
+    first = units.head(arranged, size).reset_index(drop=True)
+    return first, units.part(arranged, size).reset_index(drop=True)
 
 
 def run_trajectory(
@@ -169,7 +175,8 @@ def run_trajectory(
 
     ``real`` holds the real training rows, ``holdout`` the real rows kept out for
     evaluation, ``schema`` a :meth:`Schema.to_dict`, ``synthesizer`` a
-    ``{"cls": ..., "params": ...}`` spec, ``size`` the training rows per generation.
+    ``{"cls": ..., "params": ...}`` spec, ``size`` the training units per generation
+    (rows; entities of a keyed sequence table; steps of one series).
     With ``checkpoint_dir``, completed generations are read back instead of recomputed.
     A generation that raises is recorded with status ``"failed"`` and its error, and
     ends the trajectory (later generations have nothing to train on). ``threads`` caps
@@ -179,7 +186,8 @@ def run_trajectory(
     chosen = strategies.parse(strategy)
     table_schema = Schema.from_dict(schema)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    real_set, reserve = split_real(real, size, seed)
+    units = Units.of(table_schema)
+    real_set, reserve = split_real(real, size, seed, units)
     samples: dict[int, pd.DataFrame] = {}
 
     def synthetic(generation: int) -> pd.DataFrame:
@@ -191,6 +199,8 @@ def run_trajectory(
     records = read_records(folder, generations)
     pool.history = [dict(r.info) for r in records]
     context = _Context(chosen, pool, seed, holdout, table_schema, synthesizer, metrics, target)
+    if units.key is not None:
+        context.reserved = pd.concat([real[units.key], holdout[units.key]], ignore_index=True)
     if records:
         context.ceilings = records[0].ceilings
     with _thread_limit(threads, _synthesizer_class(synthesizer).tags.requires_torch):
@@ -216,6 +226,8 @@ class _Context:
     #: real-vs-real scores of the metrics: they depend on the real and holdout rows only,
     #: so the first generation computes them and the later ones reuse them
     ceilings: dict[str, float | None] | None = None
+    #: the real entity keys (training and holdout) no sample's key may take
+    reserved: pd.Series | None = None
 
 
 @contextlib.contextmanager
@@ -296,17 +308,28 @@ def _guard_info(model: Any) -> dict[str, float]:
     return {"guard_synthetic_share": float(found["share"]), "guard_allowed": 1.0}
 
 
-def _sample(model: Any, size: int, rows: int, seed: int, generation: int) -> pd.DataFrame:
-    """``rows`` rows of ``model``: the first ``size`` drawn as every strategy draws them (so
-    that generation 0, the same model for all, is scored on the same rows), the rest after."""
-    first = model.sample(size, seed=generation_seed(seed, generation, _SAMPLE))
-    if rows <= size:
-        return first.iloc[:rows].reset_index(drop=True)
+def _sample(model: Any, ctx: _Context, total: int, generation: int) -> pd.DataFrame:
+    """``total`` units of ``model``: the first ``size`` drawn as every strategy draws them
+    (so that generation 0, the same model for all, is scored on the same units), the rest
+    after. Entities of a sequence sample are numbered in the generation's own key range
+    (:meth:`~ouroboros.collapse.units.Units.relabel`): the first and the extra draw, the
+    samples of different generations and the real entities never share a key."""
     from ouroboros import lineage
 
-    extra = model.sample(rows - size, seed=generation_seed(seed, generation, _EXTRA))
-    both = pd.concat([first, extra], ignore_index=True)
-    return lineage.mix(both, [(lineage.resolve(first), size), (lineage.resolve(extra), len(extra))])
+    size, seed, units = ctx.pool.size, ctx.seed, ctx.pool.units
+    first = model.sample(size, seed=generation_seed(seed, generation, _SAMPLE))
+    if total <= size and units.key is None:
+        return units.head(first, total).reset_index(drop=True)
+    parts = [first]
+    if total > size:
+        parts.append(model.sample(total - size, seed=generation_seed(seed, generation, _EXTRA)))
+    records = [(lineage.resolve(part), len(part)) for part in parts]
+    if units.key is not None:
+        parts[0] = units.head(parts[0], total)
+        # entity numbers: generation g's sample holds g·total to (g + 1)·total - 1
+        starts = np.cumsum([generation * total] + [units.count(p) for p in parts[:-1]])
+        parts = [units.relabel(p, int(n), ctx.reserved) for p, n in zip(parts, starts, strict=True)]
+    return lineage.mix(units.concat(parts), records)
 
 
 def _train_and_score(
@@ -340,7 +363,7 @@ def _train_and_score(
     seconds["fit"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    sample = _sample(model, pool.size, strategy.sample_size(pool.size), seed, generation)
+    sample = _sample(model, ctx, strategy.sample_size(pool.size), generation)
     if folder is not None:
         target_dir = generation_dir(folder, generation)
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +377,7 @@ def _train_and_score(
     clock = time.perf_counter()
     done["scores"] = evaluate_sample(
         pool.real,
-        sample.iloc[: pool.size],
+        pool.units.head(sample, pool.size),
         ctx.holdout,
         schema=ctx.schema,
         metrics=ctx.metrics,

@@ -27,7 +27,13 @@ from ouroboros.schema import Schema
 from ouroboros.synthesizers.base import Synthesizer, Tags
 from ouroboros.synthesizers.discretise import Discretiser
 from ouroboros.synthesizers.params import Integer, Number, Param
-from ouroboros.synthesizers.pgm import GraphicalModel, JunctionTree, Measurement, cells
+from ouroboros.synthesizers.pgm import (
+    GraphicalModel,
+    JunctionTree,
+    Measurement,
+    cells,
+    coarsen,
+)
 
 #: the content hash recorded for a private training table
 WITHHELD = "withheld (differential privacy)"
@@ -106,17 +112,19 @@ class MarginalSynthesizer(Synthesizer):
         clique: tuple[int, ...],
         sigma: float,
         rng: np.random.Generator,
+        groups: tuple[np.ndarray | None, ...] | None = None,
     ) -> Measurement:
         """The Gaussian mechanism on the marginal of ``clique`` (L2 sensitivity 1: one row
-        adds or removes one count), recorded in the budget."""
-        counts = marginal_counts(codes, sizes, clique)
+        adds or removes one count), at the resolution of ``groups`` (see
+        :class:`~ouroboros.synthesizers.pgm.Measurement`), recorded in the budget."""
+        counts = coarsen(marginal_counts(codes, sizes, clique), groups)
         noisy = counts + rng.normal(0.0, sigma, counts.shape)
         names = [self.transformer_.names[a] for a in clique]
         self.budget_.spend(
             "model", "x".join(names), "Gaussian mechanism on a marginal",
             gaussian_rho(sigma), sigma=float(sigma), sensitivity=1.0, cells=int(counts.size),
         )  # fmt: skip
-        return Measurement(clique, noisy, float(sigma))
+        return Measurement(clique, noisy, float(sigma), groups)
 
     def _privacy_record(self) -> dict[str, Any]:
         record = {

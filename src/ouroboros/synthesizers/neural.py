@@ -137,6 +137,8 @@ class NeuralSynthesizer(Synthesizer):
         fit = self.private_fit_
         notes["delta_total"] = float(self.delta)
         notes["schema"] = {"sources": fit.sources, "budget": fit.schema_budget}
+        if fit.split is not None:
+            notes["budget_split"] = fit.split
         self.privacy_ = sgd.record(private_parts, **notes)
         self.epsilon_spent_ = float(self.privacy_["epsilon_spent"])
 

@@ -156,11 +156,57 @@ def model_size_mb(cliques: list[Clique], n_attrs: int, sizes: tuple[int, ...]) -
 @dataclass
 class Measurement:
     """A noisy marginal: ``values`` (counts, shaped over ``clique``) with noise ``sigma``
-    (a scale, or one per cell where cells were pooled)."""
+    (a scale, or one per cell where cells were pooled).
+
+    ``groups`` (one per clique attribute: ``None``, or an array mapping each code to a
+    group) makes it a marginal at a coarser resolution, counts summed per group: a linear
+    query like any other to Private-PGM (McKenna et al. 2019, section 3), whose fit
+    spreads each group's count over its codes by the finer measurements."""
 
     clique: Clique
     values: np.ndarray
     sigma: float | np.ndarray
+    groups: tuple[np.ndarray | None, ...] | None = None
+
+
+def coarsen(table: np.ndarray, groups: tuple[np.ndarray | None, ...] | None) -> np.ndarray:
+    """``table`` summed per group along every axis that has a map (codes to groups)."""
+    return _sum_groups(table, _onehots(groups))
+
+
+def _onehots(groups: tuple[np.ndarray | None, ...] | None) -> tuple[np.ndarray | None, ...]:
+    if groups is None:
+        return ()
+    out = []
+    for group in groups:
+        if group is None:
+            out.append(None)
+            continue
+        onehot = np.zeros((len(group), int(group.max()) + 1))
+        onehot[np.arange(len(group)), group] = 1.0
+        out.append(onehot)
+    return tuple(out)
+
+
+def _sum_groups(table: np.ndarray, onehots: tuple[np.ndarray | None, ...]) -> np.ndarray:
+    if len(onehots) == 2:  # a pair, the common case: two matrix products
+        rows, columns = onehots
+        table = table if rows is None else rows.T @ table
+        return table if columns is None else table @ columns
+    for axis, onehot in enumerate(onehots):
+        if onehot is not None:
+            table = np.moveaxis(np.tensordot(table, onehot, axes=([axis], [0])), -1, axis)
+    return table
+
+
+def refine(table: np.ndarray, groups: tuple[np.ndarray | None, ...] | None) -> np.ndarray:
+    """The adjoint of :func:`coarsen`: every code takes its group's value."""
+    if groups is None:
+        return table
+    for axis, group in enumerate(groups):
+        if group is not None:
+            table = np.take(table, group, axis=axis)
+    return table
 
 
 @dataclass
@@ -336,6 +382,8 @@ def estimate(
     ``warm`` (a model on a tree whose cliques the new one keeps) starts from its potentials.
     """
     total = estimate_total(measurements) if total is None else total
+    alpha = 1.0 / total**2 * min(float(np.min(m.sigma)) for m in measurements) ** 2
+    measurements = combine(measurements)
     cliques = [m.clique for m in measurements]
     # a warm start keeps the old cliques, so that every old potential has a home
     tree = junction_tree(cliques + (warm.tree.cliques if warm else []), len(sizes), sizes)
@@ -350,21 +398,24 @@ def estimate(
         axes = tuple(i for i, a in enumerate(clique) if a not in m.clique)
         shape = [sizes[a] if a in m.clique else 1 for a in clique]
         weight = 1.0 / np.asarray(m.sigma, dtype=np.float64) ** 2
-        plan.append((k, axes, shape, m.values, weight))
+        plan.append((k, axes, shape, m.values, weight, m.groups, _onehots(m.groups)))
 
     def loss(marginals: list[np.ndarray]) -> tuple[float, list[np.ndarray]]:
         value, grads = 0.0, [np.zeros_like(p) for p in model.potentials]
-        for k, axes, shape, values, weight in plan:
-            diff = (marginals[k].sum(axis=axes) if axes else marginals[k]) - values
+        sums: dict[tuple, np.ndarray] = {}  # measurements that share a clique share its sums
+        for k, axes, shape, values, weight, groups, onehots in plan:
+            if (k, axes) not in sums:
+                sums[k, axes] = marginals[k].sum(axis=axes) if axes else marginals[k]
+            fine = sums[k, axes]
+            diff = _sum_groups(fine, onehots) - values
             weighted = diff * weight
             value += 0.5 * float((diff * weighted).sum())
-            grads[k] += weighted.reshape(shape)
+            grads[k] += refine(weighted, groups).reshape(shape)
         return value, grads
 
     theta = model.potentials
     mu = model.belief_propagation(theta)
     current = loss(mu)
-    alpha = 1.0 / total**2 * min(float(np.min(m.sigma)) for m in measurements) ** 2
     for _ in range(iterations):
         value, grads = current
         alpha *= 2.0
@@ -381,6 +432,29 @@ def estimate(
         theta, mu, current = trial, trial_mu, trial_loss
     model.potentials, model.marginals_ = theta, mu
     return model
+
+
+def combine(measurements: list[Measurement]) -> list[Measurement]:
+    """Measurements of one marginal at one resolution merged into their inverse-variance
+    weighted mean (a sufficient statistic: the squared loss differs by a constant)."""
+    merged: dict[tuple, list] = {}
+    for m in measurements:
+        groups = (
+            () if m.groups is None else tuple(None if g is None else g.tobytes() for g in m.groups)
+        )
+        weight = 1.0 / np.asarray(m.sigma, dtype=np.float64) ** 2
+        key = (m.clique, groups)
+        if key in merged:
+            merged[key][1] = merged[key][1] + weight * m.values
+            merged[key][2] = merged[key][2] + weight
+        else:
+            merged[key] = [m, weight * m.values, weight]
+    out = []
+    for first, weighted, weight in merged.values():
+        sigma = 1.0 / np.sqrt(weight)
+        sigma = float(sigma) if np.ndim(sigma) == 0 else sigma
+        out.append(Measurement(first.clique, weighted / weight, sigma, first.groups))
+    return out
 
 
 def _carry_potentials(warm: GraphicalModel, tree: JunctionTree, sizes: tuple[int, ...]) -> list:

@@ -14,13 +14,17 @@ what is lost otherwise):
   does not know becomes missing (or the first category where missing cells are not
   allowed), a per-row change;
 - the row count, which sets the sampling rate and the steps, is released once by the
-  Gaussian mechanism (with :data:`COUNT_SHARE` of the budget's zCDP rho).
+  Gaussian mechanism (with :data:`COUNT_SHARE` of the budget's zCDP rho);
+- for a generator with a ``marginals_share``, the one-way marginals of every one-hot
+  block are released by one more Gaussian mechanism with that share of rho
+  (:mod:`~ouroboros.synthesizers.private_marginals`): the network starts from them.
 
 The schema's zCDP cost ``rho`` enters the same Rényi accountant as the SGD steps (a
 rho-zCDP mechanism has Rényi DP ``rho * alpha`` at every order, that of a Gaussian
 mechanism with noise multiplier ``1 / sqrt(2 rho)``), at the delta the schema's category
-thresholds leave. The contamination guard and the lineage hash are skipped: a content
-hash of the private table would test membership.
+thresholds leave; DP-SGD's noise is calibrated to what they leave of epsilon, and the
+split is recorded (:func:`budget_split`). The contamination guard and the lineage hash
+are skipped: a content hash of the private table would test membership.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ import pandas as pd
 from ouroboros.errors import ParameterError
 from ouroboros.lineage.record import real_record
 from ouroboros.privacy import resolve_fit
-from ouroboros.privacy.accounting import cdp_rho
+from ouroboros.privacy.accounting import cdp_epsilon, cdp_rho
 from ouroboros.schema import NUMERIC_KINDS, ColumnKind, ColumnSchema, Schema
+from ouroboros.synthesizers.private_marginals import measure_marginals
 from ouroboros.synthesizers.torch_utils.private import Measurement
 from ouroboros.transforms import TableTransformer
 from ouroboros.values import datetime_seconds
@@ -60,6 +65,10 @@ class PrivateFit:
     measurements: tuple[Measurement, ...]
     schema_budget: dict[str, Any]
     sources: dict[str, str]
+    #: noisy distribution of every one-hot block (empty without ``marginals_share``)
+    marginals: tuple[np.ndarray, ...] = ()
+    #: how the budget's zCDP rho is shared out (:func:`budget_split`)
+    split: dict[str, Any] | None = None
 
 
 def fit_private(
@@ -82,12 +91,20 @@ def fit_private(
         seed=model.seed,
     )
     budget = private.budget
+    rho = cdp_rho(float(model.epsilon), budget.conversion_delta)
+    shares = {"schema": budget.spent("schema") / rho, "row count": COUNT_SHARE}
+    shares["marginals"] = float(getattr(model, "marginals_share", 0.0) or 0.0)
+    if sum(shares.values()) >= 0.95:
+        raise ParameterError(
+            f"the shares of {type(model).__name__}'s budget before DP-SGD add up to "
+            f"{sum(shares.values()):.3g} ({shares}); leave DP-SGD at least 5%"
+        )
     measurements = []
-    rho = budget.spent("schema")
-    if rho > 0:
-        measurements.append(Measurement("schema statistics (zCDP)", 1.0 / math.sqrt(2 * rho)))
+    if shares["schema"] > 0:
+        z_schema = 1.0 / math.sqrt(2 * budget.spent("schema"))
+        measurements.append(Measurement("schema statistics (zCDP)", z_schema))
     # a count has sensitivity 1: noise 1 / sqrt(2 rho) is rho-zCDP
-    z = 1.0 / math.sqrt(2 * COUNT_SHARE * cdp_rho(float(model.epsilon), budget.conversion_delta))
+    z = 1.0 / math.sqrt(2 * COUNT_SHARE * rho)
     noisy = len(data) + float(rng.normal(0.0, z))
     measurements.append(Measurement("row count (Gaussian mechanism)", z))
     model.schema_, model.rules_ = private.schema, None
@@ -95,15 +112,61 @@ def fit_private(
     model.transformer_ = transformer.fit(public_table(private.schema, PUBLIC_ROWS, rng), rng)
     matrix = model.transformer_.transform(conform(data, private.schema), rng)
     model.n_training_rows_ = max(int(round(noisy)), 1)
+    marginals = _marginals(model, matrix, shares, rho * shares["marginals"], noisy, rng)
+    if marginals:
+        measurements.append(marginals[1])
     model.training_lineage_ = real_record(
         WITHHELD, model.n_training_rows_, private.schema.names
     ).to_dict()
     model.private_fit_ = PrivateFit(
-        budget.conversion_delta, tuple(measurements), budget.to_dict(), dict(private.sources)
+        budget.conversion_delta,
+        tuple(measurements),
+        budget.to_dict(),
+        dict(private.sources),
+        marginals[0] if marginals else (),
+        budget_split(float(model.epsilon), budget.conversion_delta, shares),
     )
     model._fit(matrix, rng)
     model.sample_rng_ = np.random.default_rng(rng.integers(2**63))
     return model
+
+
+def _marginals(
+    model: NeuralSynthesizer,
+    matrix: np.ndarray,
+    shares: dict[str, float],
+    rho: float,
+    total: float,
+    rng: np.random.Generator,
+) -> tuple[tuple[np.ndarray, ...], Measurement] | None:
+    """The noisy one-way marginals the network starts from, with their measurement, or
+    ``None`` (no share, or no one-hot block: the share is then not spent)."""
+    spans = model.transformer_.output_info
+    if shares["marginals"] <= 0 or not any(s.activation == "softmax" for s in spans):
+        shares["marginals"] = 0.0
+        return None
+    probs, measured = measure_marginals(matrix, spans, rho, total, rng)
+    return tuple(probs), measured
+
+
+def budget_split(epsilon: float, delta: float, shares: dict[str, float]) -> dict[str, Any]:
+    """The audit record of the split: each zCDP measurement's share of the budget's rho
+    (and its epsilon alone at ``delta``); DP-SGD takes the rest, its noise calibrated in
+    the Rényi accountant so that the composition of every part spends ``epsilon`` (the
+    two conversions to (epsilon, delta) agree: Canonne, Kamath & Steinke 2020;
+    Balle et al. 2020, "Hypothesis Testing Interpretations and Renyi DP")."""
+    rho = cdp_rho(epsilon, delta)
+    parts = {
+        name: {
+            "rho_share": share,
+            "rho": share * rho,
+            "epsilon_alone": cdp_epsilon(share * rho, delta),
+        }
+        for name, share in shares.items()
+        if share > 0
+    }
+    parts["DP-SGD"] = {"rho_share": 1.0 - sum(shares.values())}
+    return {"epsilon": epsilon, "delta": delta, "rho": rho, "parts": parts}
 
 
 def _as_schema(schema: Any) -> Schema | None:

@@ -25,6 +25,7 @@ from torch import nn
 from ouroboros.synthesizers.base import Tags
 from ouroboros.synthesizers.neural import NeuralSynthesizer
 from ouroboros.synthesizers.params import Integer, Number, OneOf, Param
+from ouroboros.synthesizers.private_marginals import MARGINAL_PARAMETERS, start_at_marginals
 from ouroboros.synthesizers.torch_utils.device import (
     resolve_device,
     seeded,
@@ -123,8 +124,13 @@ n_threads, verbose:
         DP-SGD (:mod:`~ouroboros.synthesizers.torch_utils.private`): the denoiser, the
         whole network, sees the rows and is trained with per-row clipping and noise; the
         moving average of its weights is post-processing. Numeric columns are then
-        standardised (the quantile encoder would keep every training value) and the
-        denoiser's clean estimates are clipped to +-8 standard scores, a public range.
+        one-hot blocks over public bins (the quantile encoder would keep every training
+        value), diffused as categories.
+    marginals_share, dp_bins:
+        With ``dp=True``: ``dp_bins`` bins of each number's public range, and the share
+        of the budget's zCDP rho that releases every block's counts, from which the
+        denoiser's clean-category estimates start
+        (:mod:`~ouroboros.synthesizers.private_marginals`; 0: random weights).
     """
 
     name: ClassVar[str] = "tabddpm"
@@ -151,11 +157,12 @@ n_threads, verbose:
         "weight_decay": Param(1e-5, Number(0)),
         "ema_decay": Param(0.999, Number(0, 1)),
         **DP_PARAMETERS,
+        **MARGINAL_PARAMETERS,
     }
     defaults: ClassVar[dict[str, Any]] = {"epochs": 70, "batch_size": 512}
 
     def _transformer_options(self) -> dict[str, Any]:
-        numeric = "standard" if self._private() else "quantile"
+        numeric = ("public_bins", {"bins": self.dp_bins}) if self._private() else "quantile"
         return {"encoders": {"numeric": numeric, "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
@@ -202,8 +209,10 @@ n_threads, verbose:
         t: torch.Tensor,
         generator: torch.Generator,
         model: nn.Module | None = None,
+        rows: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Noise MSE (numeric) and ``steps``-scaled multinomial KL (blocks), per batch."""
+        """Noise MSE (numeric) and ``steps``-scaled multinomial KL (blocks), per batch
+        (``rows``: per row, for DP-SGD's ghost clipping)."""
         model = self.model_ if model is None else model
         layout = self.layout_
         ab_t, ab_s = self._alpha_bar(t), self._alpha_bar(t - 1)
@@ -213,18 +222,23 @@ n_threads, verbose:
         blocks0 = layout.flat(x0)
         blocks_t = self._noisy_blocks(blocks0, ab_t, generator)
         out = model(self._assemble(scalars_t, blocks_t), t)
-        n = max(len(x0), 1)  # a DP-SGD batch may be empty
         if len(self.scalars_):
-            mse = ((out[:, self.scalars_] - noise) ** 2).sum() / (n * len(self.scalars_))
+            mse = ((out[:, self.scalars_] - noise) ** 2).sum(dim=1) / len(self.scalars_)
         else:
-            mse = out.sum() * 0
-        if not layout.n_blocks:
-            return mse, mse.new_zeros(())
-        predicted = layout.softmax(layout.flat(out))
-        true_post = self._posterior(blocks_t, blocks0, ab_t, ab_s)
-        model_post = self._posterior(blocks_t, predicted, ab_t, ab_s)
-        kl = torch.xlogy(true_post, true_post) - true_post * torch.log(model_post.clamp(min=_EPS))
-        return mse, self.steps * kl.sum() / (n * layout.n_blocks)
+            mse = out.sum(dim=1) * 0
+        kl = mse * 0
+        if layout.n_blocks:
+            predicted = layout.softmax(layout.flat(out))
+            true_post = self._posterior(blocks_t, blocks0, ab_t, ab_s)
+            model_post = self._posterior(blocks_t, predicted, ab_t, ab_s)
+            kl = torch.xlogy(true_post, true_post) - true_post * torch.log(
+                model_post.clamp(min=_EPS)
+            )
+            kl = self.steps * kl.sum(dim=1) / layout.n_blocks
+        if rows:
+            return mse, kl
+        n = max(len(x0), 1)  # a DP-SGD batch may be empty
+        return mse.sum() / n, kl.sum() / n
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -304,23 +318,26 @@ n_threads, verbose:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda step: max(1.0 - step / total, 0.0)
         )
+        if self.private_fit_.marginals:
+            start_at_marginals(self.model_.out, self.layout_, list(self.private_fit_.marginals))
         average = Average(self.model_, self.ema_decay)  # copied before Opacus' hooks
         plan = self._privacy_plan(batch, total)
-        sgd = PrivateSGD([self.model_], optimiser, plan, len(data), rng, device)
+        sgd = PrivateSGD([self.model_], optimiser, plan, len(data), rng, device, ghost=True)
 
         def epoch():
             self.model_.train()
             for _ in range(per_epoch):
                 x0 = data[sgd.batch()]
                 t = torch.randint(self.steps, (len(x0),), generator=generator, device=device)
-                mse, kl = self._losses(x0, t, generator)
-                loss = mse + kl
+                mse, kl = self._losses(x0, t, generator, rows=True)
                 sgd.zero_grad()
-                sgd.backward(loss)
+                sgd.backward(mse + kl)
                 sgd.step()
                 scheduler.step()
                 average.update(self.model_)
-                yield {"loss": loss.item(), "gaussian": mse.item(), "multinomial": kl.item()}
+                n = max(len(x0), 1)
+                mse, kl = float(mse.detach().sum()) / n, float(kl.detach().sum()) / n
+                yield {"loss": mse + kl, "gaussian": mse, "multinomial": kl}
 
         try:
             self._run_loop(epoch, [average.module])

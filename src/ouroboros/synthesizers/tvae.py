@@ -24,6 +24,11 @@ from torch import nn
 from ouroboros.synthesizers.base import Tags
 from ouroboros.synthesizers.neural import NeuralSynthesizer
 from ouroboros.synthesizers.params import Integer, Number, Param
+from ouroboros.synthesizers.private_marginals import (
+    MARGINAL_PARAMETERS,
+    calibrate_to_marginals,
+    start_at_marginals,
+)
 from ouroboros.synthesizers.torch_utils.device import (
     resolve_device,
     seeded,
@@ -39,6 +44,9 @@ from ouroboros.synthesizers.torch_utils.training import (
     split_validation,
 )
 from ouroboros.synthesizers.torch_utils.weights import load_module_arrays, module_arrays
+
+#: codes drawn from the prior per round of the DP calibration of the marginals
+CALIBRATION_DRAWS = 20_000
 
 
 def _mlp(d_in: int, width: int, layers: int) -> nn.Sequential:
@@ -95,11 +103,16 @@ class TVAESynthesizer(NeuralSynthesizer):
 n_threads, verbose:
         As for :class:`~ouroboros.synthesizers.neural.NeuralSynthesizer`; the held-out
         signal is the ELBO of held-out rows.
-    dp, epsilon, delta, max_grad_norm:
+    dp, epsilon, delta, max_grad_norm, schema_share:
         DP-SGD (:mod:`~ouroboros.synthesizers.torch_utils.private`). The encoder and the
         decoder both see the rows, so both are trained with per-row clipping and noise;
         the decoder's output scales are then fixed at their initial 0.1 (Opacus gives no
         per-row gradient for a bare parameter). Sampling uses the decoder only.
+    marginals_share, dp_bins:
+        With ``dp=True``: numbers become one-hot blocks over ``dp_bins`` bins of their
+        public range, and ``marginals_share`` of the budget's zCDP rho releases every
+        block's counts, from which the decoder starts
+        (:mod:`~ouroboros.synthesizers.private_marginals`; 0: start from random weights).
     """
 
     name: ClassVar[str] = "tvae"
@@ -122,12 +135,13 @@ n_threads, verbose:
         "learning_rate": Param(1e-3, Number(0, closed="neither")),
         "weight_decay": Param(1e-5, Number(0)),
         **DP_PARAMETERS,
+        **MARGINAL_PARAMETERS,
     }
     defaults: ClassVar[dict[str, Any]] = {"epochs": 80, "batch_size": 500}
 
     def _transformer_options(self) -> dict[str, Any]:
-        # with dp=True, a mean and a scale per column rather than a fitted mixture
-        numeric = "standard" if self._private() else "mode"
+        # with dp=True, bins of the public range rather than a mixture fitted on the rows
+        numeric = ("public_bins", {"bins": self.dp_bins}) if self._private() else "mode"
         return {"encoders": {"numeric": numeric, "categorical": "onehot"}}
 
     # ------------------------------------------------------------------ model
@@ -139,27 +153,31 @@ n_threads, verbose:
             self.encoder_ = _Encoder(d, self.width, self.layers, self.latent_dim).to(device)
             self.decoder_ = _Decoder(self.latent_dim, self.width, self.layers, d).to(device)
 
-    def _elbo_terms(
+    def _elbo_rows(
         self, x: torch.Tensor, noise: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-batch mean reconstruction loss and per-dimension KL."""
+        """Each row's reconstruction loss ``(n,)`` and KL ``(n, latent)``."""
         layout = self.layout_
         mu, logvar = self.encoder_(x)
         z = mu if noise is None else mu + noise * torch.exp(0.5 * logvar)
         raw = self.decoder_(z)
         sigma = self.decoder_.sigma
-        n = max(len(x), 1)  # a DP-SGD batch may be empty
-        recon = layout.cross_entropy(raw, x).sum()
-        if len(layout.tanh):
-            s = sigma[layout.tanh]
-            err = x[:, layout.tanh] - torch.tanh(raw[:, layout.tanh])
-            recon = recon + (err**2 / (2 * s**2)).sum() + torch.log(s).sum() * len(x)
-        if len(layout.linear):
-            s = sigma[layout.linear]
-            err = x[:, layout.linear] - raw[:, layout.linear]
-            recon = recon + (err**2 / (2 * s**2)).sum() + torch.log(s).sum() * len(x)
-        kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(dim=0) / n
-        return recon / n, kl
+        recon = layout.cross_entropy(raw, x).sum(dim=1)
+        for columns, mean in ((layout.tanh, torch.tanh), (layout.linear, lambda r: r)):
+            if len(columns):
+                s = sigma[columns]
+                err = x[:, columns] - mean(raw[:, columns])
+                recon = recon + (err**2 / (2 * s**2)).sum(dim=1) + torch.log(s).sum()
+        kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar)
+        return recon, kl
+
+    def _elbo_terms(
+        self, x: torch.Tensor, noise: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-batch mean reconstruction loss and per-dimension KL."""
+        recon, kl = self._elbo_rows(x, noise)
+        n = max(len(x), 1)
+        return recon.sum() / n, kl.sum(dim=0) / n
 
     def _train(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
         self._build(rng)
@@ -230,14 +248,26 @@ n_threads, verbose:
         batch = min(self.batch_size, n)
         per_epoch = max(n // batch, 1)
         self.decoder_.sigma.requires_grad_(False)
+        if self.private_fit_.marginals:
+            start_at_marginals(self.decoder_.out, self.layout_, list(self.private_fit_.marginals))
         params = [p for m in (self.encoder_, self.decoder_) for p in m.parameters()]
         optimiser = torch.optim.Adam(
             [p for p in params if p.requires_grad],
             lr=self.learning_rate,
             weight_decay=self.weight_decay,
         )
+        import os  # DEV ONLY
+
+        if os.environ.get("DPN_SGD"):
+            optimiser = torch.optim.SGD(
+                [p for p in params if p.requires_grad],
+                lr=self.learning_rate,
+                momentum=float(os.environ["DPN_SGD"]),
+            )
         plan = self._privacy_plan(batch, per_epoch * self.epochs)
-        sgd = PrivateSGD([self.encoder_, self.decoder_], optimiser, plan, len(data), rng, device)
+        sgd = PrivateSGD(
+            [self.encoder_, self.decoder_], optimiser, plan, len(data), rng, device, ghost=True
+        )
 
         def epoch():
             self.encoder_.train()
@@ -245,12 +275,15 @@ n_threads, verbose:
             for _ in range(per_epoch):
                 x = data[sgd.batch()]
                 noise = torch.randn((len(x), self.latent_dim), generator=generator, device=device)
-                recon, kl = self._elbo_terms(x, noise)
-                loss = self.loss_factor * recon + self.kl_weight * kl.sum()
+                recon, kl = self._elbo_rows(x, noise)
+                kl = kl.sum(dim=1)
                 sgd.zero_grad()
-                sgd.backward(loss)
+                sgd.backward(self.loss_factor * recon + self.kl_weight * kl)
                 sgd.step()
-                yield {"loss": loss.item(), "reconstruction": recon.item(), "kl": kl.sum().item()}
+                n = max(len(x), 1)
+                recon, kl = float(recon.detach().sum()) / n, float(kl.detach().sum()) / n
+                loss = self.loss_factor * recon + self.kl_weight * kl
+                yield {"loss": loss, "reconstruction": recon, "kl": kl}
 
         try:
             self._run_loop(epoch, [self.encoder_, self.decoder_])
@@ -259,9 +292,28 @@ n_threads, verbose:
                 sgd,
                 "encoder and decoder (the whole network sees the rows)",
                 decoder_scales="fixed at 0.1, not learned",
+                start="decoder biases at the noisy one-way marginals, shifted to match them "
+                "again after training (post-processing)"
+                if self.private_fit_.marginals
+                else "random weights",
             )
         self.encoder_.eval()
         self.decoder_.eval()
+        if self.private_fit_.marginals:
+            self._calibrate(generator)
+
+    def _calibrate(self, generator: torch.Generator) -> None:
+        """Match the decoder's marginals under the prior to the noisy ones (no budget)."""
+        device = self.layout_.device
+
+        def logits() -> torch.Tensor:
+            z = torch.randn(
+                (CALIBRATION_DRAWS, self.latent_dim), generator=generator, device=device
+            )
+            return self.decoder_(z)
+
+        marginals = list(self.private_fit_.marginals)
+        calibrate_to_marginals(self.decoder_.out, self.layout_, marginals, logits)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         layout = self.layout_
