@@ -256,14 +256,6 @@ n_threads, verbose:
             lr=self.learning_rate,
             weight_decay=self.weight_decay,
         )
-        import os  # DEV ONLY
-
-        if os.environ.get("DPN_SGD"):
-            optimiser = torch.optim.SGD(
-                [p for p in params if p.requires_grad],
-                lr=self.learning_rate,
-                momentum=float(os.environ["DPN_SGD"]),
-            )
         plan = self._privacy_plan(batch, per_epoch * self.epochs)
         sgd = PrivateSGD(
             [self.encoder_, self.decoder_], optimiser, plan, len(data), rng, device, ghost=True
