@@ -13,6 +13,18 @@ from ouroboros.testing import contract_table
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module: tiny networks train fastest so, and CI machines
+    are shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _watermark_key(tmp_path_factory: pytest.TempPathFactory):
     """Every test (and fixture, of any scope) samples with one fixed watermark key, and no

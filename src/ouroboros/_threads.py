@@ -40,12 +40,19 @@ def child_rngs(rng: np.random.Generator, count: int) -> list[np.random.Generator
 
 def thread_map(fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = True) -> list[R]:
     """``[fn(x) for x in items]``, on every core when ``parallel`` and there is more than
-    one item; BLAS is kept to one thread meanwhile so that the cores are not oversubscribed."""
-    threads = min(len(items), cores()) if parallel and len(items) > 1 else 1
-    if threads == 1:
+    one item; BLAS is kept to one thread meanwhile (whatever the number of threads), so that
+    the cores are not oversubscribed and the results do not depend on the core count."""
+    if not parallel or len(items) < 2:
         return [fn(x) for x in items]
-    with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(fn, items))
+    threads = min(len(items), cores())
+    # one BLAS thread whatever the pool's size: a multi-threaded BLAS sums in another order,
+    # and a last-bit difference can flip a row's fate (a bound, a rule), so the rows would
+    # depend on the number of cores
+    with threadpool_limits(1):
+        if threads == 1:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(fn, items))
 
 
 class CpuShare:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 pytest.importorskip("opacus")
 
@@ -14,16 +13,17 @@ from ouroboros.errors import ParameterError  # noqa: E402
 from ouroboros.schema import ColumnKind, ColumnSchema, Schema  # noqa: E402
 from ouroboros.synthesizers.base import Synthesizer  # noqa: E402
 from ouroboros.synthesizers.modelfile import read_model  # noqa: E402
-from ouroboros.synthesizers.private_marginals import (  # noqa: E402
-    PublicBinEncoder,
-    simplex_projection,
-)
+from ouroboros.synthesizers.private_marginals import simplex_projection  # noqa: E402
 from ouroboros.synthesizers.tabddpm import TabDDPMSynthesizer  # noqa: E402
 from ouroboros.synthesizers.torch_utils.private import epsilon_of  # noqa: E402
 from ouroboros.synthesizers.tvae import TVAESynthesizer  # noqa: E402
+from ouroboros.transforms.numeric import PublicBinEncoder  # noqa: E402
 
 N = 4_000
 SIZES = {"colour": 4, "size": 3, "hours": 10}
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _table(n: int = N, seed: int = 0) -> pd.DataFrame:
@@ -58,14 +58,6 @@ def _codes(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def _one_way_tv(real: pd.DataFrame, fake: pd.DataFrame) -> float:
     a, b = _codes(real), _codes(fake)
     return float(np.mean([0.5 * np.abs(a[c] - b[c]).sum() for c in a]))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _tvae(**extra) -> TVAESynthesizer:

@@ -46,6 +46,9 @@ FAST = {
 }
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def _dp(name: str, **extra):
     klass, params = FAST[name]
     return klass(**{"dp": True, "epsilon": 1.0, "seed": 0, **params, **extra})
@@ -53,14 +56,6 @@ def _dp(name: str, **extra):
 
 def _fit(model):
     return model.fit(DATA, schema=PUBLIC)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------ accountant

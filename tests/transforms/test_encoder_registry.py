@@ -62,7 +62,7 @@ def halves():
 
 
 def test_builtin_table_names_every_encoder():
-    assert set(ENCODERS) == {"standard", "quantile", "mode", "onehot", "ordinal"}
+    assert set(ENCODERS) == {"standard", "quantile", "mode", "onehot", "ordinal", "public_bins"}
     assert all(cls.name == name for name, cls in ENCODERS.items())
 
 

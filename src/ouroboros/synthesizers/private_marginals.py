@@ -9,7 +9,7 @@ accounted share on cheap statistics, start from good public or private priors), 
 the marginal generators (McKenna et al. 2021, "Winning the NIST Contest"):
 
 - every number is encoded as a one-hot over ``bins`` equal-width bins of its *public*
-  range (:class:`PublicBinEncoder`, post-processing of the schema) and decoded at the
+  range (:class:`~ouroboros.transforms.numeric.PublicBinEncoder`, post-processing of the schema) and decoded at the
   bin's midpoint, so the decoder draws numbers from a categorical distribution as it
   does categories, rather than regressing to their mean;
 - ``marginals_share`` of the budget's zCDP rho releases the count of every one-hot
@@ -30,19 +30,15 @@ the marginal generators (McKenna et al. 2021, "Winning the NIST Contest"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ouroboros.errors import DataError
 from ouroboros.synthesizers.params import Integer, Number, Param
 from ouroboros.synthesizers.torch_utils.layout import SpanLayout
 from ouroboros.synthesizers.torch_utils.private import Measurement
-from ouroboros.transforms.base import Span, check_fitted
-from ouroboros.transforms.encoders import register_encoder
-from ouroboros.transforms.numeric import NumericEncoder
+from ouroboros.transforms.base import Span
 
 #: the parameters of a neural generator that starts from noisy marginals with dp=True
 MARGINAL_PARAMETERS: dict[str, Param] = {
@@ -55,61 +51,6 @@ INIT_WEIGHT_SCALE = 0.1
 CALIBRATION_ROUNDS = 8
 #: probability floor of a bin or category the noisy counts put at zero
 _FLOOR = 1e-5
-
-
-@register_encoder
-class PublicBinEncoder(NumericEncoder):
-    """One-hot over ``bins`` equal-width bins between the smallest and largest value it is
-    fitted on, decoded at the bin's midpoint. Fitted on the public table of
-    :func:`~ouroboros.synthesizers.private_fit.public_table`, whose values span the public
-    bounds, its state is post-processing of the schema. Integral values over a range
-    narrower than ``bins`` get one bin per integer."""
-
-    name = "public_bins"
-
-    def __init__(self, bins: int = 100):
-        self.bins = bins
-
-    def fit(self, values: np.ndarray, rng: np.random.Generator) -> PublicBinEncoder:
-        values = np.asarray(values, dtype=np.float64)
-        if not len(values) or not np.isfinite(values).all():
-            raise DataError("public bins need finite values to fit on")
-        low, high = float(values.min()), float(values.max())
-        if np.all(values == np.round(values)) and high - low + 1 <= self.bins:
-            low, high, count = low - 0.5, high + 0.5, int(high - low + 1)
-        else:
-            count = self.bins if high > low else 1
-        self.edges_ = np.linspace(low, high if high > low else low + 1.0, count + 1)
-        return self
-
-    def transform(self, values, rng=None, out=None):
-        check_fitted(self, "edges_")
-        values = np.asarray(values, dtype=np.float64)
-        count = len(self.edges_) - 1
-        block = np.zeros((len(values), count)) if out is None else out
-        block[:] = 0.0
-        codes = np.clip(np.searchsorted(self.edges_, values, side="right") - 1, 0, count - 1)
-        block[np.arange(len(values)), codes] = 1.0
-        return block
-
-    def inverse(self, block: np.ndarray) -> np.ndarray:
-        check_fitted(self, "edges_")
-        mids = (self.edges_[:-1] + self.edges_[1:]) / 2
-        return mids[np.argmax(np.asarray(block), axis=1)]
-
-    def spans(self, column: str) -> list[Span]:
-        check_fitted(self, "edges_")
-        return [Span(column, "bin", len(self.edges_) - 1, "softmax")]
-
-    def to_state(self) -> dict[str, Any]:
-        check_fitted(self, "edges_")
-        return {"type": self.name, "bins": self.bins, "edges": self.edges_}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PublicBinEncoder:
-        encoder = cls(int(state["bins"]))
-        encoder.edges_ = np.asarray(state["edges"], dtype=np.float64)
-        return encoder
 
 
 def simplex_projection(noisy: np.ndarray, total: float) -> np.ndarray:

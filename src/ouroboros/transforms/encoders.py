@@ -19,6 +19,7 @@ from ouroboros.transforms.categorical import CategoricalEncoder, OneHotEncoder, 
 from ouroboros.transforms.numeric import (
     ModeEncoder,
     NumericEncoder,
+    PublicBinEncoder,
     QuantileEncoder,
     StandardEncoder,
 )
@@ -30,7 +31,14 @@ _E = TypeVar("_E", bound=type)
 #: every encoder by name; numeric and categorical names share the one table
 ENCODERS: dict[str, type[NumericEncoder] | type[CategoricalEncoder]] = {
     cls.name: cls
-    for cls in (StandardEncoder, QuantileEncoder, ModeEncoder, OneHotEncoder, OrdinalEncoder)
+    for cls in (
+        StandardEncoder,
+        QuantileEncoder,
+        ModeEncoder,
+        PublicBinEncoder,
+        OneHotEncoder,
+        OrdinalEncoder,
+    )
 }
 
 
