@@ -95,7 +95,7 @@ class LocalRunner(Runner):
                     try:
                         future = pool.submit(call_task, task.fn, task.kwargs)
                     except BrokenProcessPool:  # an idle worker died: nothing to charge
-                        pool.shutdown(wait=True)
+                        _discard(pool)
                         pool = self._pool(context)
                         continue
                     running[future] = queue.popleft()
@@ -107,7 +107,7 @@ class LocalRunner(Runner):
                     # A broken pool fails every future it holds: collect them all.
                     done, _ = wait(running)
                     lost = {f for f in done if isinstance(f.exception(), BrokenProcessPool)}
-                    pool.shutdown(wait=True)
+                    _discard(pool)
                     pool = self._pool(context)
                     if len(lost) > 1:
                         for future in lost:
@@ -127,10 +127,16 @@ class LocalRunner(Runner):
                     else:
                         yield TaskResult(task.key, error=value, attempts=starts[task.key])
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _discard(pool)
 
     def _pool(self, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    """Let a broken pool go without joining it: its workers are dead or being terminated,
+    and joining a broken pool's management thread can hang (CPython 3.11)."""
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _outcome(future: Future, task: Task) -> tuple[bool, object]:
